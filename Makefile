@@ -1,0 +1,36 @@
+# Casefile: `make run` serves the app, `make test` runs the whole suite. Both set themselves up.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+HOST   ?= 127.0.0.1
+PORT   ?= 8000
+
+.PHONY: run test bench lint install clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+# Reinstall whenever pyproject.toml changes.
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[test,dev]'
+	touch $@
+
+install: $(VENV)/.installed
+
+run: install
+	$(BIN)/casefile migrate --no-input
+	$(BIN)/casefile serve --host $(HOST) --port $(PORT)
+
+test: install
+	PATH="$(abspath $(BIN)):$$PATH" bash scripts/run-tests
+
+bench: install
+	PATH="$(abspath $(BIN)):$$PATH" bash scripts/run-bench
+
+lint: install
+	$(BIN)/ruff check src tests bench
+	$(BIN)/mypy src
+
+clean:
+	rm -rf $(VENV) var/test-* .pytest_cache

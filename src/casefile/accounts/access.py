@@ -1,0 +1,21 @@
+"""From an authenticated request to the acting staff member, and the permission check on it."""
+
+from django.http import HttpRequest
+
+from casefile.accounts.permissions import Perm
+from casefile.audit.actor import Actor
+from casefile.core.errors import NotAuthenticated
+
+
+def actor_of(request: HttpRequest) -> Actor:
+    user = getattr(request, "auth", None) or getattr(request, "user", None)
+    if user is None or not getattr(user, "is_authenticated", False):
+        raise NotAuthenticated("sign in or send an API token")
+    return Actor.staff(user, request=request)
+
+
+def require(request: HttpRequest, perm: Perm) -> Actor:
+    """The acting staff member, once they are known to hold `perm` (else 401/403)."""
+    actor = actor_of(request)
+    actor.require(perm)
+    return actor

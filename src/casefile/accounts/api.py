@@ -1,0 +1,128 @@
+from datetime import datetime
+
+from django.http import HttpRequest
+from ninja import Router
+
+from casefile.accounts import selectors, services
+from casefile.accounts.access import actor_of, require
+from casefile.accounts.models import ApiToken, StaffUser
+from casefile.accounts.permissions import Perm, has_perm, permissions_of
+from casefile.accounts.roles import Role, sorted_roles
+from casefile.core.errors import NotFound
+from casefile.core.schemas import Schema
+
+router = Router(tags=["staff"])
+
+
+class StaffOut(Schema):
+    id: str
+    email: str
+    name: str
+    is_active: bool
+    roles: list[str]
+    date_joined: datetime
+
+    @staticmethod
+    def of(user: StaffUser) -> "StaffOut":
+        return StaffOut(id=user.id, email=user.email, name=user.name, is_active=user.is_active,
+                        roles=sorted_roles(g.role for g in user.role_grants.all()),
+                        date_joined=user.date_joined)
+
+
+class MeOut(StaffOut):
+    permissions: list[str]
+
+
+class StaffIn(Schema):
+    email: str
+    name: str = ""
+    roles: list[Role]
+    reason_code: str
+
+
+class RoleChangeIn(Schema):
+    role: Role
+    reason_code: str
+
+
+class TokenOut(Schema):
+    id: str
+    name: str
+    prefix: str
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+    @staticmethod
+    def of(token: ApiToken) -> "TokenOut":
+        return TokenOut(id=token.id, name=token.name, prefix=token.prefix,
+                        created_at=token.created_at, last_used_at=token.last_used_at,
+                        revoked_at=token.revoked_at)
+
+
+class TokenCreatedOut(TokenOut):
+    token: str  # shown this once
+
+
+class TokenIn(Schema):
+    name: str = ""
+
+
+@router.get("/me", response=MeOut, summary="Who the token belongs to, with roles and permissions")
+def me(request: HttpRequest):
+    actor = require(request, Perm.PROFILE_VIEW)
+    user = actor.user
+    return MeOut(**StaffOut.of(user).model_dump(), permissions=permissions_of(user.roles))
+
+
+@router.get("/tokens", response=list[TokenOut], summary="Your API tokens")
+def tokens_list(request: HttpRequest):
+    actor = require(request, Perm.TOKEN_MANAGE_OWN)
+    return [TokenOut.of(t) for t in selectors.api_tokens_of(actor.user)]
+
+
+@router.post("/tokens", response={201: TokenCreatedOut}, summary="Create an API token for you")
+def tokens_create(request: HttpRequest, body: TokenIn):
+    actor = require(request, Perm.TOKEN_MANAGE_OWN)
+    token, secret = services.api_token_create(actor=actor, owner=actor.user, name=body.name)
+    return 201, TokenCreatedOut(**TokenOut.of(token).model_dump(), token=secret)
+
+
+@router.delete("/tokens/{token_id}", response=TokenOut, summary="Revoke an API token")
+def tokens_revoke(request: HttpRequest, token_id: str):
+    actor = actor_of(request)
+    token = selectors.api_token_get(token_id)
+    if token.user_id != actor.user.pk and not has_perm(actor.roles, Perm.TOKEN_MANAGE_ANY):
+        raise NotFound(f"no API token {token_id}")  # others' tokens are not even confirmed
+    return TokenOut.of(services.api_token_revoke(actor=actor, token=token))
+
+
+@router.get("/staff", response=list[StaffOut], summary="Staff users")
+def staff_list(request: HttpRequest):
+    require(request, Perm.STAFF_VIEW)
+    return [StaffOut.of(u) for u in selectors.staff_users()]
+
+
+@router.post("/staff", response={201: StaffOut}, summary="Create a staff user")
+def staff_create(request: HttpRequest, body: StaffIn):
+    actor = require(request, Perm.STAFF_MANAGE)
+    user = services.staff_user_create(actor=actor, email=body.email, name=body.name,
+                                      roles=body.roles, reason_code=body.reason_code)
+    return 201, StaffOut.of(user)
+
+
+@router.post("/staff/{user_id}/roles", response=StaffOut, summary="Grant a role")
+def staff_role_grant(request: HttpRequest, user_id: str, body: RoleChangeIn):
+    actor = require(request, Perm.STAFF_MANAGE)
+    user = selectors.staff_user_get(user_id=user_id)
+    services.staff_role_grant(actor=actor, user=user, role=body.role,
+                              reason_code=body.reason_code)
+    return StaffOut.of(selectors.staff_user_get(user_id=user_id))
+
+
+@router.delete("/staff/{user_id}/roles/{role}", response=StaffOut, summary="Revoke a role")
+def staff_role_revoke(request: HttpRequest, user_id: str, role: Role, reason_code: str):
+    actor = require(request, Perm.STAFF_MANAGE)
+    user = selectors.staff_user_get(user_id=user_id)
+    services.staff_role_revoke(actor=actor, user=user, role=role, reason_code=reason_code)
+    return StaffOut.of(selectors.staff_user_get(user_id=user_id))

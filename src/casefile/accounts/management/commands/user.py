@@ -1,0 +1,46 @@
+import getpass
+import sys
+
+from casefile.accounts import selectors, services
+from casefile.accounts.roles import Role, sorted_roles
+from casefile.audit.actor import Actor
+from casefile.audit.registry import REASON_CODES
+from casefile.core.management.base import CasefileCommand
+
+
+class Command(CasefileCommand):
+    help = "Manage staff users: `user add EMAIL --role ROLE …`, `user list`."
+
+    def add_arguments(self, parser):
+        sub = parser.add_subparsers(dest="verb", required=True)
+        add = sub.add_parser("add", help="create a staff user")
+        add.add_argument("email")
+        add.add_argument("--role", action="append", required=True,
+                         choices=[r.value for r in Role], help="repeat for several roles")
+        add.add_argument("--name", default="")
+        add.add_argument("--password-stdin", action="store_true",
+                         help="read the password from standard input (else: no password, "
+                              "API tokens only)")
+        add.add_argument("--reason", default="ACCOUNT_PROVISIONING", choices=list(REASON_CODES))
+        sub.add_parser("list", help="list staff users and their roles")
+
+    def handle(self, *args, verb, **options):
+        if verb == "list":
+            for user in selectors.staff_users():
+                roles = ",".join(sorted_roles(g.role for g in user.role_grants.all()))
+                state = "" if user.is_active else " (inactive)"
+                self.stdout.write(f"{user.id}\t{user.email}\t{roles}{state}")
+            return
+        password = None
+        if options["password_stdin"]:
+            password = sys.stdin.readline().rstrip("\r\n")
+        user = services.staff_user_create(
+            actor=Actor.system("cli", os_user=getpass.getuser()),
+            email=options["email"],
+            name=options["name"],
+            roles=[Role(r) for r in options["role"]],
+            password=password,
+            reason_code=options["reason"],
+        )
+        self.stdout.write(f"created {user.email} ({user.id}) with roles "
+                          f"{', '.join(sorted_roles(user.roles))}")

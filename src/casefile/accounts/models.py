@@ -1,0 +1,122 @@
+from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
+from django.db import models
+
+from casefile.accounts.roles import Role, sorted_roles
+from casefile.core.ids import id_factory
+
+
+class StaffUserManager(BaseUserManager):
+    use_in_migrations = True
+
+    def get_by_natural_key(self, username):
+        return self.get(email__iexact=username)
+
+
+class StaffUser(AbstractBaseUser):
+    """A member of staff who signs in to Casefile (not a user of the platform: see `platform`)."""
+
+    id = models.CharField(primary_key=True, max_length=40, default=id_factory("stf"),
+                          editable=False)
+    email = models.EmailField(unique=True)
+    name = models.CharField(max_length=200, blank=True)
+    is_active = models.BooleanField(default=True)
+    date_joined = models.DateTimeField(auto_now_add=True)
+
+    USERNAME_FIELD = "email"
+    EMAIL_FIELD = "email"
+    REQUIRED_FIELDS: list[str] = []
+
+    objects = StaffUserManager()
+
+    class Meta:
+        db_table = "staff_user"
+
+    def __str__(self) -> str:
+        return self.email
+
+    @property
+    def roles(self) -> frozenset[Role]:
+        cached = getattr(self, "_roles_cache", None)
+        if cached is None:
+            cached = frozenset(Role(r) for r in self.role_grants.values_list("role", flat=True))
+            self._roles_cache = cached
+        return cached
+
+    def forget_roles(self) -> None:
+        self.__dict__.pop("_roles_cache", None)
+
+    @property
+    def role_label(self) -> str:
+        """The roles as recorded in audit snapshots: most privileged first, comma-separated."""
+        return ",".join(sorted_roles(self.roles))
+
+    # Django admin (reference data only) is for administrators.
+    @property
+    def is_staff(self) -> bool:
+        return self.is_active and Role.ADMIN in self.roles
+
+    @property
+    def is_superuser(self) -> bool:
+        return self.is_staff
+
+    def has_perm(self, perm, obj=None) -> bool:
+        return self.is_staff
+
+    def has_module_perms(self, app_label) -> bool:
+        return self.is_staff
+
+
+class StaffRole(models.Model):
+    user = models.ForeignKey(StaffUser, on_delete=models.CASCADE, related_name="role_grants")
+    role = models.CharField(max_length=20, choices=Role.choices)
+    granted_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "staff_role"
+        constraints = [
+            models.UniqueConstraint(fields=["user", "role"], name="staff_role_unique_user_role")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id}:{self.role}"
+
+
+class ApiToken(models.Model):
+    """A bearer token. Only its SHA-256 is stored; the token itself is shown once, at creation.
+
+    Tokens are 256-bit random strings, so a fast hash is enough: there is nothing to brute-force.
+    """
+
+    id = models.CharField(primary_key=True, max_length=40, default=id_factory("tok"),
+                          editable=False)
+    user = models.ForeignKey(StaffUser, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=100, blank=True)
+    prefix = models.CharField(max_length=16)  # the token's first characters, to recognise it
+    key_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "staff_api_token"
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… ({self.name or self.id})"
+
+
+class LoginFailure(models.Model):
+    """One failed sign-in, kept for the throttling window (shared by every web process)."""
+
+    email = models.CharField(max_length=254)
+    ip_address = models.CharField(max_length=45, blank=True)
+    at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        db_table = "staff_login_failure"
+        indexes = [
+            models.Index(fields=["email", "at"], name="login_failure_email_at"),
+            models.Index(fields=["ip_address", "at"], name="login_failure_ip_at"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.email} at {self.at}"

@@ -1,0 +1,58 @@
+"""The permission matrix: the one place that says which staff role may do what.
+
+Every API endpoint, console screen and service asks `has_perm` / `require` with a `Perm`; nothing
+else in the code base compares role names.
+"""
+
+from enum import StrEnum
+
+from casefile.accounts.roles import Role
+from casefile.core.errors import PermissionDenied
+
+EVERYONE = frozenset(Role)
+
+
+class Perm(StrEnum):
+    PROFILE_VIEW = "profile.view"  # /me, one's own tokens
+    TOKEN_MANAGE_OWN = "token.manage_own"  # noqa: S105 - a name, not a secret
+    TOKEN_MANAGE_ANY = "token.manage_any"  # noqa: S105
+    STAFF_VIEW = "staff.view"
+    STAFF_MANAGE = "staff.manage"  # create staff users, grant and revoke roles
+    AUDIT_VIEW = "audit.view"
+    AUDIT_EXPORT = "audit.export"
+    AUDIT_VERIFY = "audit.verify"
+
+
+MATRIX: dict[Perm, frozenset[Role]] = {
+    Perm.PROFILE_VIEW: EVERYONE,
+    Perm.TOKEN_MANAGE_OWN: EVERYONE,
+    Perm.TOKEN_MANAGE_ANY: frozenset({Role.ADMIN}),
+    Perm.STAFF_VIEW: frozenset({Role.OPS, Role.ADMIN}),
+    Perm.STAFF_MANAGE: frozenset({Role.ADMIN}),
+    Perm.AUDIT_VIEW: frozenset({Role.OPS, Role.ADMIN}),
+    Perm.AUDIT_EXPORT: frozenset({Role.ADMIN}),
+    Perm.AUDIT_VERIFY: frozenset({Role.OPS, Role.ADMIN}),
+}
+
+assert set(MATRIX) == set(Perm), "every permission needs a row in the matrix"
+
+
+def roles_for(perm: Perm) -> frozenset[Role]:
+    return MATRIX[perm]
+
+
+def has_perm(roles, perm: Perm) -> bool:
+    return not MATRIX[perm].isdisjoint(roles)
+
+
+def require(roles, perm: Perm) -> None:
+    if not has_perm(roles, perm):
+        allowed = ", ".join(sorted(MATRIX[perm]))
+        raise PermissionDenied(
+            f"this needs the {perm} permission (roles: {allowed})",
+            details={"permission": str(perm), "roles": sorted(MATRIX[perm])},
+        )
+
+
+def permissions_of(roles) -> list[str]:
+    return sorted(str(p) for p in Perm if has_perm(roles, p))

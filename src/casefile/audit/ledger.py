@@ -1,0 +1,163 @@
+"""Writing to the audit ledger: `record(...)`, the one entry point.
+
+`record` runs inside the caller's transaction, so the entry commits or rolls back with the change
+it describes. It takes the chain head's lock (a transaction-scoped advisory lock on PostgreSQL; on
+SQLite every transaction already holds the write lock from BEGIN IMMEDIATE), reads the last
+entry's seq and hash, and appends seq + 1 chained to it: gapless and totally ordered under any
+number of concurrent writers.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import hashlib
+import uuid
+from typing import Any
+
+import orjson
+from django.db import connection
+
+from casefile.audit.actor import Actor
+from casefile.audit.models import HASHED_FIELDS, AuditEntry
+from casefile.audit.registry import Risk, action_type, check_reason_code
+from casefile.core.canonical import canonical_json, canonical_json_fast
+from casefile.core.errors import ValidationFailed
+from casefile.core.ids import new_id
+from casefile.core.timeutil import isoformat, now
+
+GENESIS_HASH = "0" * 64
+_CHAIN_LOCK_KEY = 0x6361_7365_6669_6C65 & 0x7FFF_FFFF_FFFF_FFFF  # "casefile", as a bigint
+
+
+def record(
+    *,
+    actor: Actor,
+    action: str,
+    resource: str,
+    reason_code: str,
+    ticket_ref: str | None = None,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+    target_tenant_id: str | None = None,
+    target_user_id: str | None = None,
+    metadata: dict[str, Any] | None = None,
+) -> AuditEntry:
+    """Append one entry. `before`/`after` are snapshots of the resource; the diff is computed."""
+    if not connection.in_atomic_block:
+        raise RuntimeError("audit.record must run inside the transaction of the change it records")
+    kind = action_type(action)
+    check_reason_code(reason_code)
+    if kind.risk is Risk.CRITICAL and not ticket_ref:
+        raise ValidationFailed(f"{action} is CRITICAL: a ticket reference is required")
+    if not resource.startswith(kind.resource_type + ":"):
+        raise ValueError(f"{action} records a {kind.resource_type}, not {resource!r}")
+
+    details: dict[str, Any] = {}
+    if before is not None:
+        details["before"] = normalise(before)
+    if after is not None:
+        details["after"] = normalise(after)
+    if before is not None and after is not None:
+        details["diff"] = diff(details["before"], details["after"])
+    meta = normalise({**actor.context, **(metadata or {})})
+
+    seq, prev_hash = _lock_chain_head()
+    fields: dict[str, Any] = {
+        "id": new_id("aud"),
+        "seq": seq,
+        "created_at": now(),
+        **actor.snapshot(),
+        "ip_address": actor.ip_address,
+        "user_agent": actor.user_agent,
+        "action": action,
+        "risk": kind.risk.value,
+        "resource": resource,
+        "target_tenant_id": target_tenant_id,
+        "target_user_id": target_user_id,
+        "reason_code": reason_code,
+        "ticket_ref": ticket_ref or None,
+        "details": details,
+        "metadata": meta,
+        "prev_hash": prev_hash,
+    }
+    # The definition (rfc8785) on the way in; verify may take the proven-equal fast path.
+    fields["hash"] = hashlib.sha256(canonical_json(document(fields))).hexdigest()
+    return AuditEntry.objects.create(**fields)
+
+
+def _lock_chain_head() -> tuple[int, str]:
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_CHAIN_LOCK_KEY])
+        cursor.execute("SELECT seq, hash FROM audit_entry ORDER BY seq DESC LIMIT 1")
+        row = cursor.fetchone()
+    return (1, GENESIS_HASH) if row is None else (row[0] + 1, row[1])
+
+
+def document(fields: dict[str, Any]) -> dict[str, Any]:
+    """The JSON document an entry's hash is computed over: every field but `hash`."""
+    doc = {name: fields[name] for name in HASHED_FIELDS}
+    created = doc["created_at"]
+    if isinstance(created, dt.datetime):
+        if created.tzinfo is None:  # SQLite hands back naive UTC
+            created = created.replace(tzinfo=dt.UTC)
+        doc["created_at"] = isoformat(created)
+    return doc
+
+
+def entry_hash(doc: dict[str, Any]) -> str:
+    return hashlib.sha256(canonical_json_fast(doc)).hexdigest()
+
+
+def entry_document(entry: AuditEntry) -> dict[str, Any]:
+    """An entry as exported and shipped: its hashed document plus its hash."""
+    doc = document({name: getattr(entry, name) for name in HASHED_FIELDS})
+    doc["hash"] = entry.hash
+    return doc
+
+
+def normalise(value: Any) -> Any:
+    """Plain JSON for the ledger: Decimal, datetime, UUID and sets become text or lists, and
+    floats become the text of their shortest repr — the ledger is float-free so its canonical
+    form never depends on number formatting (and money is never a float)."""
+    try:
+        return _floats_to_text(orjson.loads(orjson.dumps(value, default=_json_default,
+                                                         option=orjson.OPT_NON_STR_KEYS)))
+    except TypeError as exc:
+        raise ValidationFailed(f"audit details must be JSON: {exc}") from exc
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, decimal.Decimal):
+        return str(value)
+    if isinstance(value, dt.datetime):
+        return isoformat(value) if value.tzinfo else value.isoformat()
+    if isinstance(value, dt.date | uuid.UUID):
+        return str(value)
+    if isinstance(value, set | frozenset):
+        return sorted(value, key=str)
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def _floats_to_text(value: Any) -> Any:
+    if isinstance(value, float):
+        return repr(value)
+    if isinstance(value, dict):
+        return {k: _floats_to_text(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_floats_to_text(v) for v in value]
+    return value
+
+
+def diff(before: dict[str, Any], after: dict[str, Any], _path: str = "") -> dict[str, Any]:
+    """Changed keys as `{"path": {"from": old, "to": new}}`; nested objects by dotted path."""
+    changes: dict[str, Any] = {}
+    for key in sorted(set(before) | set(after), key=str):
+        old, new = before.get(key), after.get(key)
+        path = f"{_path}{key}"
+        if isinstance(old, dict) and isinstance(new, dict):
+            changes.update(diff(old, new, path + "."))
+        elif old != new or (key in before) != (key in after):
+            changes[path] = {"from": old, "to": new}
+    return changes

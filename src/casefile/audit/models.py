@@ -1,0 +1,110 @@
+from django.db import models
+
+from casefile.audit.registry import Risk
+from casefile.core.ids import id_factory
+
+# The fields an entry's hash covers, in the order `verify` reads them: every field but `hash`.
+HASHED_FIELDS = (
+    "id", "seq", "created_at", "actor_user_id", "actor_email", "actor_role", "ip_address",
+    "user_agent", "action", "risk", "resource", "target_tenant_id", "target_user_id",
+    "reason_code", "ticket_ref", "details", "metadata", "prev_hash",
+)
+
+
+class AuditEntry(models.Model):
+    """One entry of the append-only, hash-chained audit ledger (DESIGN section 4).
+
+    Rows are only ever inserted, by `casefile.audit.ledger.record`; database triggers refuse
+    UPDATE, DELETE and TRUNCATE.
+    """
+
+    id = models.CharField(primary_key=True, max_length=40, default=id_factory("aud"),
+                          editable=False)
+    seq = models.BigIntegerField(unique=True)
+    created_at = models.DateTimeField()
+    actor_user_id = models.CharField(max_length=40, null=True, blank=True)
+    actor_email = models.CharField(max_length=254, null=True, blank=True)
+    actor_role = models.CharField(max_length=100)
+    ip_address = models.CharField(max_length=45, null=True, blank=True)
+    user_agent = models.CharField(max_length=512, blank=True, default="")
+    action = models.CharField(max_length=64)
+    risk = models.CharField(max_length=8, choices=[(r.value, r.value) for r in Risk])
+    resource = models.CharField(max_length=200)
+    target_tenant_id = models.CharField(max_length=40, null=True, blank=True)
+    target_user_id = models.CharField(max_length=40, null=True, blank=True)
+    reason_code = models.CharField(max_length=64)
+    ticket_ref = models.CharField(max_length=100, null=True, blank=True)
+    details = models.JSONField(default=dict)
+    metadata = models.JSONField(default=dict)
+    prev_hash = models.CharField(max_length=64)
+    hash = models.CharField(max_length=64)
+
+    class Meta:
+        db_table = "audit_entry"
+        indexes = [
+            models.Index(fields=["created_at"], name="audit_created_at"),
+            models.Index(fields=["actor_user_id", "seq"], name="audit_actor_seq"),
+            models.Index(fields=["action", "seq"], name="audit_action_seq"),
+            models.Index(fields=["resource", "seq"], name="audit_resource_seq"),
+            models.Index(fields=["risk", "seq"], name="audit_risk_seq"),
+            models.Index(fields=["target_tenant_id", "seq"], name="audit_tenant_seq"),
+            models.Index(fields=["target_user_id", "seq"], name="audit_user_seq"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.seq} {self.action} {self.resource}"
+
+
+class AuditCheckpoint(models.Model):
+    """A signed statement (Ed25519) that the ledger's entry `seq` had hash `hash`."""
+
+    id = models.CharField(primary_key=True, max_length=40, default=id_factory("ckp"),
+                          editable=False)
+    seq = models.BigIntegerField(unique=True)
+    hash = models.CharField(max_length=64)
+    created_at = models.DateTimeField()
+    key_id = models.CharField(max_length=32)
+    signature = models.CharField(max_length=128)  # hex
+
+    class Meta:
+        db_table = "audit_checkpoint"
+
+    def __str__(self) -> str:
+        return f"checkpoint #{self.seq}"
+
+
+class AuditSegment(models.Model):
+    """A run of entries shipped to the object store as NDJSON, with its checkpoint beside it."""
+
+    first_seq = models.BigIntegerField(unique=True)
+    last_seq = models.BigIntegerField(unique=True)
+    object_key = models.CharField(max_length=300, unique=True)
+    checkpoint_key = models.CharField(max_length=300)
+    sha256 = models.CharField(max_length=64)
+    size = models.BigIntegerField()
+    retain_until = models.DateTimeField()
+    shipped_at = models.DateTimeField()
+
+    class Meta:
+        db_table = "audit_segment"
+
+    def __str__(self) -> str:
+        return self.object_key
+
+
+class VerifyRun(models.Model):
+    """The outcome of each `audit verify`, so the console can show the ledger's state."""
+
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField()
+    worm = models.BooleanField(default=False)
+    ok = models.BooleanField()
+    entries = models.BigIntegerField()
+    report = models.JSONField()
+
+    class Meta:
+        db_table = "audit_verify_run"
+        indexes = [models.Index(fields=["-finished_at"], name="audit_verify_finished")]
+
+    def __str__(self) -> str:
+        return f"verify at {self.finished_at}: {'ok' if self.ok else 'BROKEN'}"

@@ -1,0 +1,97 @@
+"""The action registry and the reason-code registry: what may be written to the audit ledger.
+
+An action key or reason code that is not listed here is refused, so the ledger's vocabulary is
+reviewed in one place. Apps add their actions here, not in their own modules.
+"""
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from casefile.core.errors import ValidationFailed
+
+
+class Risk(StrEnum):
+    LOW = "LOW"
+    MEDIUM = "MEDIUM"
+    HIGH = "HIGH"
+    CRITICAL = "CRITICAL"
+
+
+@dataclass(frozen=True)
+class ActionType:
+    key: str
+    description: str
+    risk: Risk
+    resource_type: str  # the prefix of the entry's `resource`, e.g. "tenant" in "tenant:ten_…"
+
+
+_ACTIONS = [
+    # Admin audit schema (004)
+    ActionType("TENANT_POLICY_UPDATE", "Changing a tenant's features or flavours", Risk.HIGH,
+               "tenant"),
+    ActionType("BILLING_CREDIT_ADD", "Adding manual balance", Risk.HIGH, "tenant"),
+    ActionType("LIMIT_OVERRIDE", "Changing hard limits", Risk.MEDIUM, "tenant"),
+    ActionType("USER_SUSPEND", "Blocking a platform user", Risk.MEDIUM, "user"),
+    ActionType("USER_UNSUSPEND", "Unblocking a platform user", Risk.MEDIUM, "user"),
+    ActionType("IMPERSONATION_START", "Break-glass login as a platform user", Risk.CRITICAL,
+               "user"),
+    ActionType("IMPERSONATION_END", "End of a break-glass session", Risk.LOW, "user"),
+    ActionType("TENANT_VIEW_DETAILS", "Accessing a tenant's sensitive metadata", Risk.LOW,
+               "tenant"),
+    # Signaled
+    ActionType("CASE_CREATED", "A case was opened", Risk.LOW, "case"),
+    ActionType("CASE_UPDATED", "A case's fields or status changed", Risk.LOW, "case"),
+    ActionType("EVENT_LINKED", "An event was linked to a case", Risk.LOW, "case"),
+    ActionType("EVENT_UNLINKED", "An event was unlinked from a case", Risk.LOW, "case"),
+    ActionType("EXPORT_REQUESTED", "Data was exported", Risk.MEDIUM, "export"),
+    # TD-490 case actions
+    ActionType("CASE_ACTION_SUSPEND", "Case action: suspend the subject", Risk.MEDIUM, "case"),
+    ActionType("CASE_ACTION_REFUND", "Case action: refund", Risk.HIGH, "case"),
+    ActionType("CASE_ACTION_REQUEST_EVIDENCE", "Case action: ask the user for evidence",
+               Risk.LOW, "case"),
+    ActionType("CASE_ACTION_NOTE", "Case action: note", Risk.LOW, "case"),
+    ActionType("CASE_ACTION_CLOSE", "Case action: close", Risk.LOW, "case"),
+    # Staff accounts
+    ActionType("STAFF_USER_CREATED", "A staff account was created", Risk.HIGH, "staff"),
+    ActionType("STAFF_ROLE_GRANTED", "A role was granted to staff", Risk.HIGH, "staff"),
+    ActionType("STAFF_ROLE_REVOKED", "A role was revoked from staff", Risk.MEDIUM, "staff"),
+    ActionType("API_TOKEN_CREATED", "An API token was created", Risk.MEDIUM, "token"),
+    ActionType("API_TOKEN_REVOKED", "An API token was revoked", Risk.LOW, "token"),
+    # The ledger itself
+    ActionType("AUDIT_ENTRY_VIEWED", "An audit entry was read in full", Risk.LOW, "audit"),
+]
+
+ACTIONS: dict[str, ActionType] = {a.key: a for a in _ACTIONS}
+
+REASON_CODES: dict[str, str] = {
+    "CUSTOMER_REQUEST": "The customer asked for it",
+    "POLICY_VIOLATION": "Enforcing the platform's policies",
+    "LEGAL_REQUEST": "A legal or law-enforcement request",
+    "FRAUD_SIGNAL": "Responding to a fraud signal",
+    "SECURITY_INCIDENT": "Responding to a security incident",
+    "INVESTIGATION": "Part of an open investigation",
+    "ACCOUNT_PROVISIONING": "Staff accounts and access management",
+    "COMPLIANCE_REVIEW": "Audit, compliance or quality review",
+    "OPERATIONS": "Routine operational work",
+    "AUTOMATED": "Done by Casefile itself (jobs, sweeps)",
+}
+
+
+def action_type(key: str) -> ActionType:
+    try:
+        return ACTIONS[key]
+    except KeyError:
+        raise ValidationFailed(
+            f"unknown audit action {key!r}", details={"action": key, "known": sorted(ACTIONS)}
+        ) from None
+
+
+def check_reason_code(code: str | None) -> str:
+    if not code:
+        raise ValidationFailed("a reason code is required", details={"known": list(REASON_CODES)})
+    if code not in REASON_CODES:
+        raise ValidationFailed(
+            f"unknown reason code {code!r}", details={"reason_code": code,
+                                                      "known": list(REASON_CODES)}
+        )
+    return code

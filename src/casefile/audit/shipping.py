@@ -1,0 +1,141 @@
+"""Shipping the ledger to write-once storage: NDJSON segments, each with its signed checkpoint.
+
+`audit/segments/<first>-<last>.ndjson` holds entries first..last (one JSON document per line,
+hash included); `audit/checkpoints/<last>.json` holds the checkpoint signed over entry `last`.
+Both are stored under COMPLIANCE retention, so not even the bucket's owner can delete or change
+them before it expires. Shipping is idempotent: if a run dies after writing an object but before
+recording it, the next run finds the object, checks it is the same, and adopts it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import timedelta
+
+import orjson
+from django.conf import settings
+from django.db import connection, transaction
+
+from casefile.audit.checkpoints import checkpoint_document, checkpoint_for, document_is_authentic
+from casefile.audit.ledger import entry_document
+from casefile.audit.models import AuditCheckpoint, AuditEntry, AuditSegment
+from casefile.core.timeutil import now, parse_iso
+from casefile.storage import ObjectExists, ObjectStore, get_store
+
+SEGMENT_PREFIX = "audit/segments/"
+CHECKPOINT_PREFIX = "audit/checkpoints/"
+_SHIP_LOCK_KEY = 0x7368_6970  # "ship"
+
+
+def segment_key(first: int, last: int) -> str:
+    return f"{SEGMENT_PREFIX}{first:012d}-{last:012d}.ndjson"
+
+
+def checkpoint_key(seq: int) -> str:
+    return f"{CHECKPOINT_PREFIX}{seq:012d}.json"
+
+
+def parse_segment_key(key: str) -> tuple[int, int]:
+    name = key.removeprefix(SEGMENT_PREFIX).removesuffix(".ndjson")
+    first, last = name.split("-")
+    return int(first), int(last)
+
+
+def encode_segment(entries) -> bytes:
+    return b"".join(
+        orjson.dumps(entry_document(e), option=orjson.OPT_SORT_KEYS) + b"\n" for e in entries
+    )
+
+
+@dataclass(frozen=True)
+class ShipResult:
+    segments: list[AuditSegment]
+
+    @property
+    def entries(self) -> int:
+        return sum(s.last_seq - s.first_seq + 1 for s in self.segments)
+
+    def as_dict(self) -> dict:
+        return {
+            "segments": [s.object_key for s in self.segments],
+            "entries": self.entries,
+            "last_seq": self.segments[-1].last_seq if self.segments else None,
+        }
+
+
+def audit_ship(*, store: ObjectStore | None = None, max_entries: int | None = None) -> ShipResult:
+    """Ship every entry not yet shipped, one segment at a time. Casefile's own job: no actor."""
+    store = store or get_store()
+    max_entries = max_entries or settings.AUDIT_SEGMENT_MAX_ENTRIES
+    shipped = []
+    while (segment := _ship_one(store, max_entries)) is not None:
+        shipped.append(segment)
+    return ShipResult(shipped)
+
+
+def _ship_one(store: ObjectStore, max_entries: int) -> AuditSegment | None:
+    with transaction.atomic():
+        if connection.vendor == "postgresql":  # one shipper at a time; SQLite: BEGIN IMMEDIATE
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_SHIP_LOCK_KEY])
+        last = AuditSegment.objects.order_by("-last_seq").values_list("last_seq", flat=True)
+        first = (last.first() or 0) + 1
+        entries = list(
+            AuditEntry.objects.filter(seq__gte=first).order_by("seq")[:max_entries]
+        )
+        if not entries:
+            return None
+        tail = entries[-1]
+        body = encode_segment(entries)
+        retain_until = now() + timedelta(days=settings.AUDIT_RETENTION_DAYS)
+        key = segment_key(first, tail.seq)
+        info = _put_or_adopt(store, key, body, retain_until)
+
+        ckp_key = checkpoint_key(tail.seq)
+        checkpoint = AuditCheckpoint.objects.filter(seq=tail.seq).first()
+        if checkpoint is None:
+            checkpoint = _adopt_checkpoint(store, ckp_key, tail) or checkpoint_for(tail)
+        ckp_body = orjson.dumps(
+            {**checkpoint_document(checkpoint), "segment": key, "segment_sha256": info.sha256},
+            option=orjson.OPT_SORT_KEYS,
+        )
+        _put_or_adopt(store, ckp_key, ckp_body, retain_until, must_match=False)
+        return AuditSegment.objects.create(
+            first_seq=first,
+            last_seq=tail.seq,
+            object_key=key,
+            checkpoint_key=ckp_key,
+            sha256=info.sha256,
+            size=info.size,
+            retain_until=retain_until,
+            shipped_at=now(),
+        )
+
+
+def _put_or_adopt(store, key, body, retain_until, *, must_match: bool = True):
+    try:
+        return store.put(key, body, retain_until=retain_until,
+                         content_type="application/x-ndjson")
+    except ObjectExists:
+        info = store.head(key)
+        if must_match and info.sha256 != hashlib.sha256(body).hexdigest():
+            raise RuntimeError(
+                f"{key} already exists in the object store with different content: the ledger "
+                "and its shipped copy disagree; run `casefile audit verify --worm`"
+            ) from None
+        return info
+
+
+def _adopt_checkpoint(store, key, tail: AuditEntry) -> AuditCheckpoint | None:
+    """A checkpoint object left by a run that died before committing: reuse it if genuine."""
+    try:
+        doc = orjson.loads(store.get(key))
+    except Exception:  # noqa: BLE001 - absent or unreadable: sign a new one
+        return None
+    if doc.get("seq") != tail.seq or doc.get("hash") != tail.hash or not document_is_authentic(doc):
+        return None
+    return AuditCheckpoint.objects.create(
+        seq=doc["seq"], hash=doc["hash"], created_at=parse_iso(doc["created_at"]),
+        key_id=doc["key_id"], signature=doc["signature"],
+    )

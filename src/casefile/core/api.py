@@ -1,0 +1,117 @@
+"""The one NinjaAPI: every app's router is mounted here, and every error leaves in one shape."""
+
+import logging
+
+import orjson
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig
+from django.db import connection
+from django.http import Http404, HttpRequest
+from ninja import NinjaAPI, Router
+from ninja.errors import AuthenticationError, HttpError
+from ninja.errors import ValidationError as NinjaValidationError
+from ninja.renderers import BaseRenderer
+
+from casefile import __version__
+from casefile.accounts.auth import BearerToken
+from casefile.core.errors import AppError, PayloadTooLarge
+from casefile.core.http import json_error
+
+log = logging.getLogger(__name__)
+
+
+class ORJSONRenderer(BaseRenderer):
+    media_type = "application/json"
+
+    def render(self, request, data, *, response_status):
+        return orjson.dumps(data, default=str)
+
+
+api = NinjaAPI(
+    title="Casefile API",
+    version="1",
+    description="Cases, events, privileged operations and the audit ledger. "
+    "Authenticate with `Authorization: Bearer <token>` (`casefile token create`).",
+    auth=BearerToken(),
+    renderer=ORJSONRenderer(),
+    urls_namespace="api",
+)
+
+
+@api.exception_handler(AppError)
+def _app_error(request: HttpRequest, exc: AppError):
+    return json_error(exc.status, exc.code, exc.message, exc.details)
+
+
+@api.exception_handler(NinjaValidationError)
+def _validation_error(request: HttpRequest, exc: NinjaValidationError):
+    return json_error(422, "validation_error", "the request is not valid", exc.errors)
+
+
+@api.exception_handler(AuthenticationError)
+def _authentication_error(request: HttpRequest, exc: AuthenticationError):
+    return json_error(401, "not_authenticated",
+                      "a valid API token is required (Authorization: Bearer <token>)")
+
+
+@api.exception_handler(HttpError)
+def _http_error(request: HttpRequest, exc: HttpError):
+    return json_error(exc.status_code, "http_error", str(exc))
+
+
+@api.exception_handler(Http404)
+def _not_found(request: HttpRequest, exc: Http404):
+    return json_error(404, "not_found", str(exc) or "not found")
+
+
+@api.exception_handler(DjangoPermissionDenied)
+def _forbidden(request: HttpRequest, exc: DjangoPermissionDenied):
+    return json_error(403, "forbidden", str(exc) or "forbidden")
+
+
+@api.exception_handler(RequestDataTooBig)
+def _too_big(request: HttpRequest, exc: RequestDataTooBig):
+    err = PayloadTooLarge("request body too large")
+    return json_error(err.status, err.code, err.message)
+
+
+@api.exception_handler(Exception)
+def _unexpected(request: HttpRequest, exc: Exception):
+    log.exception("unhandled error on %s %s", request.method, request.path)
+    return json_error(500, "internal_error", "an unexpected error occurred; it has been logged")
+
+
+health_router = Router(tags=["health"])
+
+
+@health_router.get("/health", auth=None, summary="Liveness and dependencies (no auth)")
+def health(request: HttpRequest):
+    from casefile.storage import get_store
+
+    checks = {}
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        checks["database"] = "ok"
+    except Exception as exc:  # noqa: BLE001 - health reports, it does not raise
+        checks["database"] = f"error: {exc.__class__.__name__}"
+    try:
+        get_store().check()
+        checks["object_store"] = "ok"
+    except Exception as exc:  # noqa: BLE001
+        checks["object_store"] = f"error: {exc}"
+    ok = all(v == "ok" for v in checks.values())
+    body = {"status": "ok" if ok else "degraded", "version": __version__, "checks": checks}
+    return (200 if ok else 503), body
+
+
+def mount_routers() -> None:
+    from casefile.accounts.api import router as accounts_router
+    from casefile.audit.api import router as audit_router
+
+    api.add_router("", health_router)
+    api.add_router("", accounts_router)
+    api.add_router("/audit", audit_router)
+
+
+mount_routers()

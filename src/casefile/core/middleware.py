@@ -1,0 +1,28 @@
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+
+from casefile.core.errors import PayloadTooLarge
+from casefile.core.http import error_response
+
+
+class RequestSizeLimitMiddleware:
+    """Answer 413 before reading a body whose declared size is over `MAX_REQUEST_BYTES`.
+
+    Bodies without a Content-Length are capped by Django's DATA_UPLOAD_MAX_MEMORY_SIZE, whose
+    error the API maps to 413 as well.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        declared = request.META.get("CONTENT_LENGTH")
+        if declared and declared.isdigit() and int(declared) > settings.MAX_REQUEST_BYTES:
+            return error_response(
+                PayloadTooLarge(
+                    "request body too large",
+                    details={"limit_bytes": settings.MAX_REQUEST_BYTES,
+                             "declared_bytes": int(declared)},
+                )
+            )
+        return self.get_response(request)
