@@ -5,8 +5,7 @@ from __future__ import annotations
 import itertools
 
 import pytest
-from django.db.backends.postgresql.operations import DatabaseOperations as PgOps
-from django.db.backends.sqlite3.operations import DatabaseOperations as SqliteOps
+from django.db import connection
 from django.test import Client
 
 from casefile.accounts import services as accounts
@@ -31,8 +30,8 @@ def _flush_past_triggers(original):
     return sql_flush
 
 
-PgOps.sql_flush = _flush_past_triggers(PgOps.sql_flush)
-SqliteOps.sql_flush = _flush_past_triggers(SqliteOps.sql_flush)
+_ops = type(connection.ops)
+_ops.sql_flush = _flush_past_triggers(_ops.sql_flush)
 
 CLI = Actor.system("tests")
 _emails = itertools.count(1)

@@ -92,6 +92,7 @@ def test_critical_action_with_ticket_is_recorded():
     assert entry.risk == "CRITICAL" and entry.ticket_ref == "SEC-42"
 
 
+@pytest.mark.django_db(transaction=True)  # no test-wide transaction around it
 def test_record_outside_a_transaction_is_a_bug():
     with pytest.raises(RuntimeError, match="inside the transaction"):
         ledger.record(actor=ACTOR, action="LIMIT_OVERRIDE", resource="tenant:ten_1",
@@ -114,7 +115,10 @@ def test_entry_rolls_back_with_its_change():
     "DELETE FROM audit_segment",
 ])
 def test_plain_sql_cannot_change_the_ledger(statement):
+    from casefile.audit.shipping import audit_ship
+
     record_entries(2)
+    audit_ship()  # a checkpoint and a segment row to aim at
     with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute(statement)

@@ -1,7 +1,7 @@
 from datetime import datetime
 
 from django.http import HttpRequest
-from ninja import Router
+from ninja import Router, Status
 
 from casefile.accounts import selectors, services
 from casefile.accounts.access import actor_of, require
@@ -85,7 +85,7 @@ def tokens_list(request: HttpRequest):
 def tokens_create(request: HttpRequest, body: TokenIn):
     actor = require(request, Perm.TOKEN_MANAGE_OWN)
     token, secret = services.api_token_create(actor=actor, owner=actor.user, name=body.name)
-    return 201, TokenCreatedOut(**TokenOut.of(token).model_dump(), token=secret)
+    return Status(201, TokenCreatedOut(**TokenOut.of(token).model_dump(), token=secret))
 
 
 @router.delete("/tokens/{token_id}", response=TokenOut, summary="Revoke an API token")
@@ -108,7 +108,7 @@ def staff_create(request: HttpRequest, body: StaffIn):
     actor = require(request, Perm.STAFF_MANAGE)
     user = services.staff_user_create(actor=actor, email=body.email, name=body.name,
                                       roles=body.roles, reason_code=body.reason_code)
-    return 201, StaffOut.of(user)
+    return Status(201, StaffOut.of(user))
 
 
 @router.post("/staff/{user_id}/roles", response=StaffOut, summary="Grant a role")

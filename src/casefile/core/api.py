@@ -7,7 +7,7 @@ from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
 from django.db import connection
 from django.http import Http404, HttpRequest
-from ninja import NinjaAPI, Router
+from ninja import NinjaAPI, Router, Status
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 from ninja.renderers import BaseRenderer
@@ -16,6 +16,7 @@ from casefile import __version__
 from casefile.accounts.auth import BearerToken
 from casefile.core.errors import AppError, PayloadTooLarge
 from casefile.core.http import json_error
+from casefile.core.schemas import Schema
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +85,14 @@ def _unexpected(request: HttpRequest, exc: Exception):
 health_router = Router(tags=["health"])
 
 
-@health_router.get("/health", auth=None, summary="Liveness and dependencies (no auth)")
+class HealthOut(Schema):
+    status: str
+    version: str
+    checks: dict[str, str]
+
+
+@health_router.get("/health", auth=None, response={200: HealthOut, 503: HealthOut},
+                   summary="Liveness and dependencies (no auth)")
 def health(request: HttpRequest):
     from casefile.storage import get_store
 
@@ -102,7 +110,7 @@ def health(request: HttpRequest):
         checks["object_store"] = f"error: {exc}"
     ok = all(v == "ok" for v in checks.values())
     body = {"status": "ok" if ok else "degraded", "version": __version__, "checks": checks}
-    return (200 if ok else 503), body
+    return Status(200 if ok else 503, body)
 
 
 def mount_routers() -> None:
