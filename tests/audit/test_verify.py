@@ -49,6 +49,12 @@ def test_modified_and_rehashed_entry_breaks_the_next_link():
     assert broken(audit_verify()) == (6, "modified")
 
 
+def test_content_that_cannot_be_canonical_is_modified():
+    record_entries(3)
+    sql("UPDATE audit_entry SET metadata = %s WHERE seq = 2", ['{"n": 18014398509481984}'])
+    assert broken(audit_verify()) == (2, "modified")
+
+
 def test_first_entry_modified():
     record_entries(3)
     sql("UPDATE audit_entry SET actor_role = 'admin' WHERE seq = 1")

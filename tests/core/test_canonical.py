@@ -19,6 +19,12 @@ def test_fast_path_gives_the_rfc8785_bytes(value):
     assert canonical_json_fast(value) == rfc8785.dumps(value)
 
 
+@settings(max_examples=500, deadline=None)
+@given(json_values)
+def test_float_free_mode_gives_the_rfc8785_bytes(value):
+    assert canonical_json_fast(value, float_free=True) == rfc8785.dumps(value)
+
+
 @settings(max_examples=200, deadline=None)
 @given(st.dictionaries(st.text(max_size=4), st.floats(allow_nan=False, allow_infinity=False)))
 def test_floats_take_the_definition(value):

@@ -21,7 +21,7 @@ from django.db import connection
 from casefile.audit.actor import Actor
 from casefile.audit.models import HASHED_FIELDS, AuditEntry
 from casefile.audit.registry import Risk, action_type, check_reason_code
-from casefile.core.canonical import canonical_json, canonical_json_fast
+from casefile.core.canonical import canonical_json_fast
 from casefile.core.errors import ValidationFailed
 from casefile.core.ids import new_id
 from casefile.core.timeutil import isoformat, now
@@ -81,18 +81,19 @@ def record(
         "metadata": meta,
         "prev_hash": prev_hash,
     }
-    # The definition (rfc8785) on the way in; verify may take the proven-equal fast path.
-    fields["hash"] = hashlib.sha256(canonical_json(document(fields))).hexdigest()
+    fields["hash"] = entry_hash(document(fields))
     return AuditEntry.objects.create(**fields)
 
 
 def _lock_chain_head() -> tuple[int, str]:
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_CHAIN_LOCK_KEY])
-        cursor.execute("SELECT seq, hash FROM audit_entry ORDER BY seq DESC LIMIT 1")
+            # Lock and read in one round trip (see migration 0003 for why it sees the last commit).
+            cursor.execute("SELECT seq, hash FROM casefile_audit_lock_head(%s)", [_CHAIN_LOCK_KEY])
+        else:
+            cursor.execute("SELECT seq, hash FROM audit_entry ORDER BY seq DESC LIMIT 1")
         row = cursor.fetchone()
-    return (1, GENESIS_HASH) if row is None else (row[0] + 1, row[1])
+    return (1, GENESIS_HASH) if row is None or row[0] is None else (row[0] + 1, row[1])
 
 
 def document(fields: dict[str, Any]) -> dict[str, Any]:
@@ -107,7 +108,12 @@ def document(fields: dict[str, Any]) -> dict[str, Any]:
 
 
 def entry_hash(doc: dict[str, Any]) -> str:
-    return hashlib.sha256(canonical_json_fast(doc)).hexdigest()
+    """SHA-256 of the RFC 8785 form. Ledger documents are float-free by construction
+    (`normalise`); one that is not was not written by Casefile, and its hash will not match."""
+    try:
+        return hashlib.sha256(canonical_json_fast(doc, float_free=True)).hexdigest()
+    except Exception as exc:  # noqa: BLE001 - e.g. an integer outside JSON's safe range
+        raise ValidationFailed(f"not canonicalisable as RFC 8785 JSON: {exc}") from exc
 
 
 def entry_document(entry: AuditEntry) -> dict[str, Any]:

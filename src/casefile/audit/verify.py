@@ -41,6 +41,7 @@ from casefile.audit.shipping import (
     checkpoint_key,
     parse_segment_key,
 )
+from casefile.core.errors import ValidationFailed
 from casefile.core.timeutil import now
 from casefile.storage import ObjectStore, ObjectStoreError, get_store
 
@@ -48,6 +49,9 @@ LOOKAHEAD = 1000  # entries read past a break to tell a reorder or renumbering f
 MAX_SHIFT = 64  # how far a renumbered entry is searched for
 
 _COLUMNS = ", ".join((*HASHED_FIELDS, "hash"))
+# PostgreSQL formats created_at itself (as isoformat() does): no datetime objects per row.
+_PG_COLUMNS = _COLUMNS.replace(
+    "created_at", """to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')""", 1)
 _JSON_FIELDS = ("details", "metadata")
 
 
@@ -135,7 +139,7 @@ def _walk(report, rows, checkpoints, shipped, breaks) -> tuple[int | None, str |
     good_checkpoint = 0
     for doc, stored in rows:
         seq = doc["seq"]
-        if seq != expected or doc["prev_hash"] != prev_hash or entry_hash(doc) != stored:
+        if seq != expected or doc["prev_hash"] != prev_hash or _hash(doc) != stored:
             window = [(doc, stored), *itertools.islice(rows, LOOKAHEAD)]
             breaks.append(classify(expected, prevprev_hash, window))
             return expected - 1 or None, prev_hash, False
@@ -171,7 +175,7 @@ def classify(expected: int, prevprev_hash: str | None,
     if doc["prev_hash"] in later:
         return Break(seq, "reordered",
                      f"entry #{seq} links to an entry that now comes after it")
-    if entry_hash(doc) != stored:
+    if _hash(doc) != stored:
         shift = _renumbered_by(doc, stored)
         if shift is not None and shift > 0:
             return Break(seq, "missing", f"{shift} entr{'y' if shift == 1 else 'ies'} before "
@@ -195,15 +199,24 @@ def _renumbered_by(doc: dict[str, Any], stored: str) -> int | None:
     """The shift d for which the entry hashes correctly as seq + d, if any (d != 0)."""
     for distance in range(1, MAX_SHIFT + 1):
         for d in (distance, -distance):
-            if doc["seq"] + d >= 1 and entry_hash({**doc, "seq": doc["seq"] + d}) == stored:
+            if doc["seq"] + d >= 1 and _hash({**doc, "seq": doc["seq"] + d}) == stored:
                 return d
     return None
 
 
+def _hash(doc: dict[str, Any]) -> str | None:
+    """The entry's hash, or None if its content cannot be canonicalised (so it matches nothing)."""
+    try:
+        return entry_hash(doc)
+    except ValidationFailed:
+        return None
+
+
 def _stream(batch: int = 5000) -> Iterator[tuple[dict[str, Any], str]]:
     cursor = connection.chunked_cursor()
+    columns = _PG_COLUMNS if connection.vendor == "postgresql" else _COLUMNS
     try:
-        cursor.execute(f"SELECT {_COLUMNS} FROM audit_entry ORDER BY seq")  # noqa: S608
+        cursor.execute(f"SELECT {columns} FROM audit_entry ORDER BY seq")  # noqa: S608
         while rows := cursor.fetchmany(batch):
             for row in rows:
                 yield _doc(row)
@@ -214,11 +227,12 @@ def _stream(batch: int = 5000) -> Iterator[tuple[dict[str, Any], str]]:
 def _doc(row) -> tuple[dict[str, Any], str]:
     doc = dict(zip(HASHED_FIELDS, row, strict=False))
     created = doc["created_at"]
-    if isinstance(created, str):
-        created = dt.datetime.fromisoformat(created)
-    if created.tzinfo is None:
-        created = created.replace(tzinfo=dt.UTC)
-    doc["created_at"] = created.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    if not isinstance(created, str) or not created.endswith("Z"):
+        if isinstance(created, str):
+            created = dt.datetime.fromisoformat(created)
+        if created.tzinfo is None:  # SQLite keeps naive UTC
+            created = created.replace(tzinfo=dt.UTC)
+        doc["created_at"] = created.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     for name in _JSON_FIELDS:
         if isinstance(doc[name], str | bytes):
             doc[name] = orjson.loads(doc[name])
