@@ -70,21 +70,20 @@ class TokenIn(Schema):
 
 @router.get("/me", response=MeOut, summary="Who the token belongs to, with roles and permissions")
 def me(request: HttpRequest):
-    actor = require(request, Perm.PROFILE_VIEW)
-    user = actor.user
+    user = require(request, Perm.PROFILE_VIEW).staff_user
     return MeOut(**StaffOut.of(user).model_dump(), permissions=permissions_of(user.roles))
 
 
 @router.get("/tokens", response=list[TokenOut], summary="Your API tokens")
 def tokens_list(request: HttpRequest):
     actor = require(request, Perm.TOKEN_MANAGE_OWN)
-    return [TokenOut.of(t) for t in selectors.api_tokens_of(actor.user)]
+    return [TokenOut.of(t) for t in selectors.api_tokens_of(actor.staff_user)]
 
 
 @router.post("/tokens", response={201: TokenCreatedOut}, summary="Create an API token for you")
 def tokens_create(request: HttpRequest, body: TokenIn):
     actor = require(request, Perm.TOKEN_MANAGE_OWN)
-    token, secret = services.api_token_create(actor=actor, owner=actor.user, name=body.name)
+    token, secret = services.api_token_create(actor=actor, owner=actor.staff_user, name=body.name)
     return Status(201, TokenCreatedOut(**TokenOut.of(token).model_dump(), token=secret))
 
 
@@ -92,7 +91,7 @@ def tokens_create(request: HttpRequest, body: TokenIn):
 def tokens_revoke(request: HttpRequest, token_id: str):
     actor = actor_of(request)
     token = selectors.api_token_get(token_id)
-    if token.user_id != actor.user.pk and not has_perm(actor.roles, Perm.TOKEN_MANAGE_ANY):
+    if token.user_id != actor.staff_user.pk and not has_perm(actor.roles, Perm.TOKEN_MANAGE_ANY):
         raise NotFound(f"no API token {token_id}")  # others' tokens are not even confirmed
     return TokenOut.of(services.api_token_revoke(actor=actor, token=token))
 

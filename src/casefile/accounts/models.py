@@ -2,7 +2,7 @@ from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.db import models
 
 from casefile.accounts.roles import Role, sorted_roles
-from casefile.core.ids import id_factory
+from casefile.core import ids
 
 
 class StaffUserManager(BaseUserManager):
@@ -15,16 +15,16 @@ class StaffUserManager(BaseUserManager):
 class StaffUser(AbstractBaseUser):
     """A member of staff who signs in to Casefile (not a user of the platform: see `platform`)."""
 
-    id = models.CharField(primary_key=True, max_length=40, default=id_factory("stf"),
+    id = models.CharField(primary_key=True, max_length=40, default=ids.new_stf_id,
                           editable=False)
     email = models.EmailField(unique=True)
     name = models.CharField(max_length=200, blank=True)
-    is_active = models.BooleanField(default=True)
+    is_active = models.BooleanField(default=True)  # type: ignore[assignment,misc]
     date_joined = models.DateTimeField(auto_now_add=True)
 
     USERNAME_FIELD = "email"
     EMAIL_FIELD = "email"
-    REQUIRED_FIELDS: list[str] = []
+    REQUIRED_FIELDS = []  # type: ignore[misc]
 
     objects = StaffUserManager()
 
@@ -87,7 +87,7 @@ class ApiToken(models.Model):
     Tokens are 256-bit random strings, so a fast hash is enough: there is nothing to brute-force.
     """
 
-    id = models.CharField(primary_key=True, max_length=40, default=id_factory("tok"),
+    id = models.CharField(primary_key=True, max_length=40, default=ids.new_tok_id,
                           editable=False)
     user = models.ForeignKey(StaffUser, on_delete=models.CASCADE, related_name="api_tokens")
     name = models.CharField(max_length=100, blank=True)

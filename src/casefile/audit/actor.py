@@ -46,6 +46,13 @@ class Actor:
         return self.user is None
 
     @property
+    def staff_user(self) -> StaffUser:
+        """The acting member of staff, for code that only staff reach (the API)."""
+        if self.user is None:
+            raise TypeError("Casefile itself is acting, not a member of staff")
+        return self.user
+
+    @property
     def roles(self):
         return frozenset() if self.user is None else self.user.roles
 

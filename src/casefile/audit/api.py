@@ -100,12 +100,13 @@ def ledger_state(request: HttpRequest):
     cp, seg, run = state.last_checkpoint, state.last_segment, state.last_verify
     return LedgerStateOut(
         head_seq=state.head_seq,
-        last_checkpoint=cp and {"seq": cp.seq, "hash": cp.hash, "created_at": cp.created_at,
-                                "key_id": cp.key_id},
-        last_segment=seg and {"key": seg.object_key, "first_seq": seg.first_seq,
-                              "last_seq": seg.last_seq, "shipped_at": seg.shipped_at,
-                              "retain_until": seg.retain_until},
-        last_verify=run and {"finished_at": run.finished_at, "ok": run.ok, "worm": run.worm,
-                             "entries": run.entries, "report": run.report},
+        last_checkpoint=None if cp is None else {
+            "seq": cp.seq, "hash": cp.hash, "created_at": cp.created_at, "key_id": cp.key_id},
+        last_segment=None if seg is None else {
+            "key": seg.object_key, "first_seq": seg.first_seq, "last_seq": seg.last_seq,
+            "shipped_at": seg.shipped_at, "retain_until": seg.retain_until},
+        last_verify=None if run is None else {
+            "finished_at": run.finished_at, "ok": run.ok, "worm": run.worm,
+            "entries": run.entries, "report": run.report},
         public_key=public_pem(signing_key().public),
     )

@@ -1,7 +1,7 @@
 from django.db import models
 
 from casefile.audit.registry import Risk
-from casefile.core.ids import id_factory
+from casefile.core import ids
 
 # The fields an entry's hash covers, in the order `verify` reads them: every field but `hash`.
 HASHED_FIELDS = (
@@ -18,7 +18,7 @@ class AuditEntry(models.Model):
     UPDATE, DELETE and TRUNCATE.
     """
 
-    id = models.CharField(primary_key=True, max_length=40, default=id_factory("aud"),
+    id = models.CharField(primary_key=True, max_length=40, default=ids.new_aud_id,
                           editable=False)
     seq = models.BigIntegerField(unique=True)
     created_at = models.DateTimeField()
@@ -58,7 +58,7 @@ class AuditEntry(models.Model):
 class AuditCheckpoint(models.Model):
     """A signed statement (Ed25519) that the ledger's entry `seq` had hash `hash`."""
 
-    id = models.CharField(primary_key=True, max_length=40, default=id_factory("ckp"),
+    id = models.CharField(primary_key=True, max_length=40, default=ids.new_ckp_id,
                           editable=False)
     seq = models.BigIntegerField(unique=True)
     hash = models.CharField(max_length=64)

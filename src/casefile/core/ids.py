@@ -14,21 +14,58 @@ def new_id(prefix: str) -> str:
     return f"{prefix}_{ULID()}"
 
 
-def id_factory(prefix: str):
-    """A zero-argument default for a model's primary key, e.g. `default=id_factory("cas")`.
-
-    Returns a module-level function (not a lambda) so migrations can serialise it.
-    """
-    return _FACTORIES[prefix]
+# Primary-key defaults, one per prefix (module-level functions, so migrations can name them).
+def new_cas_id() -> str:
+    return new_id("cas")
 
 
-def _make(prefix: str):
-    def factory() -> str:
-        return new_id(prefix)
-
-    factory.__name__ = factory.__qualname__ = f"new_{prefix}_id"
-    return factory
+def new_act_id() -> str:
+    return new_id("act")
 
 
-_FACTORIES = {p: _make(p) for p in PREFIXES}
-globals().update({f.__name__: f for f in _FACTORIES.values()})
+def new_aud_id() -> str:
+    return new_id("aud")
+
+
+def new_cls_id() -> str:
+    return new_id("cls")
+
+
+def new_tpl_id() -> str:
+    return new_id("tpl")
+
+
+def new_dpk_id() -> str:
+    return new_id("dpk")
+
+
+def new_doc_id() -> str:
+    return new_id("doc")
+
+
+def new_dse_id() -> str:
+    return new_id("dse")
+
+
+def new_evt_id() -> str:
+    return new_id("evt")
+
+
+def new_usr_id() -> str:
+    return new_id("usr")
+
+
+def new_ten_id() -> str:
+    return new_id("ten")
+
+
+def new_stf_id() -> str:
+    return new_id("stf")
+
+
+def new_tok_id() -> str:
+    return new_id("tok")
+
+
+def new_ckp_id() -> str:
+    return new_id("ckp")
