@@ -43,7 +43,25 @@ ENDPOINTS = [
              params=lambda user: {"entry_id": _any_entry_id()}),
     Endpoint("GET", "/api/v1/audit/export", Perm.AUDIT_EXPORT),
     Endpoint("GET", "/api/v1/audit/state", Perm.AUDIT_VERIFY),
+    Endpoint("POST", "/api/v1/events", Perm.EVENTS_INGEST, body={"message": "hello"}),
+    Endpoint("POST", "/api/v1/otlp/v1/logs", Perm.EVENTS_INGEST, body={"resourceLogs": []}),
+    Endpoint("GET", "/api/v1/events", Perm.EVENTS_VIEW),
+    Endpoint("GET", "/api/v1/events/{event_id}", Perm.EVENTS_VIEW,
+             params=lambda user: {"event_id": _an_event_id()}),
+    Endpoint("GET", "/api/v1/events/export", Perm.EVENTS_EXPORT),
+    Endpoint("GET", "/api/v1/events/analytics/top", Perm.EVENTS_VIEW),
+    Endpoint("GET", "/api/v1/events/analytics/severity", Perm.EVENTS_VIEW),
+    Endpoint("GET", "/api/v1/events/analytics/breakdown", Perm.EVENTS_VIEW),
 ]
+
+
+def _an_event_id() -> str:
+    from tests.events.helpers import ingest
+
+    ingest([{"message": "for the permission test"}])
+    from casefile.events.models import Event
+
+    return Event.objects.values_list("id", flat=True).first()
 
 
 def _any_entry_id() -> str:

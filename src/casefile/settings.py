@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "casefile.accounts",
     "casefile.audit",
     "casefile.storage",
+    "casefile.events",
 ]
 
 MIDDLEWARE = [
@@ -146,6 +147,9 @@ AUDIT_SIGNING_KEY_FILE = Path(
 )
 # Public keys (PEM, separated by blank lines) of retired signing keys, still trusted by verify.
 AUDIT_TRUSTED_PUBLIC_KEYS = os.environ.get("AUDIT_TRUSTED_PUBLIC_KEYS", "")
+
+# --- Events ---------------------------------------------------------------------------------
+EVENT_RETENTION_DAYS = _env_int("EVENT_RETENTION_DAYS", 90)
 
 # --- HTTP -----------------------------------------------------------------------------------
 MAX_REQUEST_BYTES = _env_int("MAX_REQUEST_BYTES", 10 * 1024 * 1024)

@@ -10,6 +10,7 @@ from casefile.accounts.roles import Role
 from casefile.core.errors import PermissionDenied
 
 EVERYONE = frozenset(Role)
+STAFF = EVERYONE - {Role.INGEST}  # people
 
 
 class Perm(StrEnum):
@@ -21,6 +22,9 @@ class Perm(StrEnum):
     AUDIT_VIEW = "audit.view"
     AUDIT_EXPORT = "audit.export"
     AUDIT_VERIFY = "audit.verify"
+    EVENTS_VIEW = "events.view"
+    EVENTS_INGEST = "events.ingest"
+    EVENTS_EXPORT = "events.export"
 
 
 MATRIX: dict[Perm, frozenset[Role]] = {
@@ -32,6 +36,9 @@ MATRIX: dict[Perm, frozenset[Role]] = {
     Perm.AUDIT_VIEW: frozenset({Role.OPS, Role.ADMIN}),
     Perm.AUDIT_EXPORT: frozenset({Role.ADMIN}),
     Perm.AUDIT_VERIFY: frozenset({Role.OPS, Role.ADMIN}),
+    Perm.EVENTS_VIEW: STAFF,
+    Perm.EVENTS_INGEST: frozenset({Role.INGEST, Role.OPS, Role.ADMIN}),
+    Perm.EVENTS_EXPORT: STAFF - {Role.VIEWER},
 }
 
 assert set(MATRIX) == set(Perm), "every permission needs a row in the matrix"

@@ -2,8 +2,12 @@ from django.db import models
 
 
 class Role(models.TextChoices):
-    """Staff roles, most privileged last. A user may hold several."""
+    """Staff roles, most privileged last. A user may hold several.
 
+    `ingest` is for machines (log shippers, collectors): it may send events and nothing else.
+    """
+
+    INGEST = "ingest", "Ingest (machine)"
     VIEWER = "viewer", "Viewer"
     ANALYST = "analyst", "Analyst"
     SUPPORT = "support", "Support"

@@ -116,10 +116,14 @@ def health(request: HttpRequest):
 def mount_routers() -> None:
     from casefile.accounts.api import router as accounts_router
     from casefile.audit.api import router as audit_router
+    from casefile.events.api import otlp_router
+    from casefile.events.api import router as events_router
 
     api.add_router("", health_router)
     api.add_router("", accounts_router)
     api.add_router("/audit", audit_router)
+    api.add_router("/events", events_router)
+    api.add_router("/otlp", otlp_router)
 
 
 mount_routers()

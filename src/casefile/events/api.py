@@ -1,0 +1,173 @@
+from datetime import datetime
+from typing import Any
+
+from django.http import HttpRequest, StreamingHttpResponse
+from ninja import Query, Router
+from ninja.errors import HttpError
+
+from casefile.accounts.access import require
+from casefile.accounts.permissions import Perm
+from casefile.core.errors import ValidationFailed
+from casefile.core.pagination import keyset_page
+from casefile.core.schemas import Schema
+from casefile.core.timeutil import isoformat
+from casefile.events import selectors, services
+from casefile.events.models import Event
+from casefile.events.parsing import UnusableInput
+from casefile.events.severity import Severity, parse_severity
+
+router = Router(tags=["events"])
+otlp_router = Router(tags=["events"])  # mounted at /api/v1/otlp: the path collectors expect
+
+CONTENT_FORMATS = {"application/json": "json", "application/x-ndjson": "ndjson",
+                   "application/ndjson": "ndjson", "application/jsonl": "ndjson",
+                   "text/csv": "csv"}
+
+
+class EventFilterIn(Schema):
+    component: list[str] | None = None
+    service: list[str] | None = None
+    environment: list[str] | None = None
+    system_id: list[str] | None = None
+    event_type: list[str] | None = None
+    fingerprint: list[str] | None = None
+    source: list[str] | None = None
+    severity: str | None = None  # the least severe level to include, e.g. "warning"
+    since: datetime | None = None
+    until: datetime | None = None
+    q: str | None = None
+
+    def to_filter(self) -> selectors.EventFilter:
+        data = self.model_dump(exclude={"severity"})
+        try:
+            minimum = parse_severity(self.severity) if self.severity else None
+        except ValueError as exc:
+            raise ValidationFailed(str(exc)) from None
+        return selectors.EventFilter(**data, min_severity=minimum)
+
+
+class EventOut(Schema):
+    id: str
+    occurred_at: str
+    ingested_at: str
+    severity: str
+    component: str
+    service: str
+    environment: str
+    system_id: str
+    event_type: str
+    message: str
+    fingerprint: str
+    source: str
+
+    @staticmethod
+    def of(event: Event) -> "EventOut":
+        return EventOut(
+            id=event.id, occurred_at=isoformat(event.occurred_at),
+            ingested_at=isoformat(event.ingested_at), severity=Severity(event.severity).label,
+            component=event.component, service=event.service, environment=event.environment,
+            system_id=event.system_id, event_type=event.event_type, message=event.message,
+            fingerprint=event.fingerprint, source=event.source)
+
+
+class EventDetailOut(EventOut):
+    template: str
+    raw_payload: Any
+
+
+class EventPageOut(Schema):
+    items: list[EventOut]
+    next_cursor: str | None
+
+
+class IngestOut(Schema):
+    accepted: int
+    duplicates: int
+    rejected: int
+    errors: list[dict[str, Any]]
+
+
+def _media_type(request: HttpRequest) -> str:
+    return (request.content_type or "").split(";")[0].strip().lower()
+
+
+def _ingest(request: HttpRequest, fmt: str, source: str):
+    actor = require(request, Perm.EVENTS_INGEST)
+    try:
+        result = services.events_ingest(actor=actor, data=request.body, fmt=fmt, source=source)
+    except UnusableInput as exc:
+        raise ValidationFailed(str(exc)) from None
+    if result.accepted == 0 and result.duplicates == 0 and result.rejected:
+        raise ValidationFailed("no event in the request could be read",
+                               details=result.as_dict())
+    return result.as_dict()
+
+
+@router.post("", response=IngestOut, summary="Ingest events (JSON, array, NDJSON or CSV)")
+def events_ingest(request: HttpRequest, format: str = "auto"):  # noqa: A002 - the API's name
+    fmt = CONTENT_FORMATS.get(_media_type(request), "auto") if format == "auto" else format
+    return _ingest(request, fmt, source="api")
+
+
+@otlp_router.post("/v1/logs", summary="OTLP/HTTP JSON logs (point an OpenTelemetry collector here)")
+def otlp_logs(request: HttpRequest):
+    if _media_type(request) == "application/x-protobuf":
+        raise HttpError(415, "only OTLP/HTTP JSON is accepted (encoding: json)")
+    result = _ingest(request, "otlp", source="otlp")
+    partial = {}
+    if result["rejected"]:
+        partial = {"rejectedLogRecords": result["rejected"],
+                   "errorMessage": "; ".join(f"record {e['line']}: {e['error']}"
+                                             for e in result["errors"][:5])}
+    return {"partialSuccess": partial}
+
+
+@router.get("", response=EventPageOut, summary="Search events, newest first")
+def events_search(request: HttpRequest, filters: Query[EventFilterIn], cursor: str | None = None,
+                  limit: int = 50):
+    require(request, Perm.EVENTS_VIEW)
+    page = keyset_page(selectors.events(filters.to_filter()), keys=["occurred_at", "id"],
+                       cursor=cursor, limit=limit,
+                       key_of=lambda e: [isoformat(e.occurred_at), e.id])
+    return {"items": [EventOut.of(e) for e in page.items], "next_cursor": page.next_cursor}
+
+
+@router.get("/export", summary="Export events as CSV or NDJSON (audited)", response={200: None})
+def events_export(request: HttpRequest, filters: Query[EventFilterIn], format: str = "ndjson",  # noqa: A002
+                  reason_code: str = "INVESTIGATION"):
+    actor = require(request, Perm.EVENTS_EXPORT)
+    lines = services.events_export(actor=actor, event_filter=filters.to_filter(), fmt=format,
+                                   reason_code=reason_code)
+    media = "text/csv" if format == "csv" else "application/x-ndjson"
+    response = StreamingHttpResponse(lines, content_type=media)
+    response["Content-Disposition"] = f'attachment; filename="events.{format}"'
+    return response
+
+
+@router.get("/analytics/top", summary="Top recurring fingerprints in a window (default 24 h)")
+def analytics_top(request: HttpRequest, filters: Query[EventFilterIn], limit: int = 10):
+    require(request, Perm.EVENTS_VIEW)
+    return {"items": selectors.top_fingerprints(filters.to_filter(), limit=min(limit, 100))}
+
+
+@router.get("/analytics/severity", summary="Counts by severity in time buckets")
+def analytics_severity(request: HttpRequest, filters: Query[EventFilterIn], bucket: str = "hour"):
+    require(request, Perm.EVENTS_VIEW)
+    return {"items": selectors.severity_histogram(filters.to_filter(), bucket=bucket)}
+
+
+@router.get("/analytics/breakdown", summary="Counts by component, service, environment, …")
+def analytics_breakdown(request: HttpRequest, filters: Query[EventFilterIn], by: str = "component",
+                        limit: int = 20):
+    require(request, Perm.EVENTS_VIEW)
+    return {"items": selectors.breakdown(filters.to_filter(), by=by, limit=min(limit, 100))}
+
+
+@router.get("/{event_id}", response=EventDetailOut, summary="One event with its raw payload")
+def event_detail(request: HttpRequest, event_id: str):
+    from casefile.events.fingerprint import template_of
+
+    require(request, Perm.EVENTS_VIEW)
+    event = selectors.event_get(event_id)
+    return EventDetailOut(**EventOut.of(event).model_dump(), template=template_of(event.message),
+                          raw_payload=event.raw_payload)

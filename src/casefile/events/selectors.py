@@ -1,0 +1,152 @@
+"""Reads of events: filtered search, analytics."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
+
+from django.db import connection
+from django.db.models import Count, Max, Min, QuerySet
+from django.db.models.functions import TruncDay, TruncHour, TruncMinute
+
+from casefile.core.errors import NotFound, ValidationFailed
+from casefile.core.timeutil import now
+from casefile.events.fingerprint import template_of
+from casefile.events.models import Event
+from casefile.events.severity import Severity
+
+FILTER_FIELDS = ("component", "service", "environment", "system_id", "event_type",
+                 "fingerprint", "source")
+
+
+@dataclass(frozen=True)
+class EventFilter:
+    component: list[str] | None = None
+    service: list[str] | None = None
+    environment: list[str] | None = None
+    system_id: list[str] | None = None
+    event_type: list[str] | None = None
+    fingerprint: list[str] | None = None
+    source: list[str] | None = None
+    min_severity: Severity | None = None  # this level and everything more severe
+    since: datetime | None = None
+    until: datetime | None = None
+    q: str | None = None  # text search on the message (substring, case-insensitive)
+
+    def as_dict(self) -> dict:
+        out = {k: v for k, v in asdict(self).items() if v not in (None, [], "")}
+        if self.min_severity is not None:
+            out["min_severity"] = self.min_severity.label
+        return out
+
+
+def events(f: EventFilter) -> QuerySet[Event]:
+    query = Event.objects.all()
+    for name in FILTER_FIELDS:
+        values = getattr(f, name)
+        if values:
+            query = query.filter(**({name: values[0]} if len(values) == 1
+                                    else {f"{name}__in": values}))
+    if f.min_severity is not None:
+        query = query.filter(severity__lte=int(f.min_severity))
+    if f.since:
+        query = query.filter(occurred_at__gte=f.since)
+    if f.until:
+        query = query.filter(occurred_at__lt=f.until)
+    if f.q:
+        query = _text_search(query, f.q)
+    return query
+
+
+def _text_search(query: QuerySet[Event], text: str) -> QuerySet[Event]:
+    if connection.vendor == "postgresql":
+        pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        return query.extra(where=["event.message ILIKE %s"], params=[pattern])  # noqa: S610
+    if len(text) >= 3:  # the trigram tokenizer matches substrings of three or more characters
+        phrase = '"' + text.replace('"', '""') + '"'
+        return query.extra(  # noqa: S610
+            where=["event.rowid IN (SELECT rowid FROM event_fts WHERE event_fts MATCH %s)"],
+            params=[phrase])
+    return query.filter(message__icontains=text)
+
+
+def event_get(event_id: str) -> Event:
+    found = Event.objects.filter(pk=event_id).first()
+    if found is None:
+        raise NotFound(f"no event {event_id}")
+    return found
+
+
+# --- analytics --------------------------------------------------------------------------------
+def _window(f: EventFilter, default: timedelta) -> tuple[datetime, datetime]:
+    until = f.until or now()
+    since = f.since or (until - default)
+    if since >= until:
+        raise ValidationFailed("since must be before until")
+    return since, until
+
+
+def top_fingerprints(f: EventFilter, *, limit: int = 10) -> list[dict]:
+    """The most frequent fingerprints in the window, with the count of the window before it."""
+    since, until = _window(f, timedelta(days=1))
+    span = until - since
+    current = (
+        events(_with(f, since, until)).values("fingerprint")
+        .annotate(count=Count("id"), first_seen=Min("occurred_at"), last_seen=Max("occurred_at"))
+        .order_by("-count", "fingerprint")[:limit]
+    )
+    rows: list[dict] = [dict(r) for r in current]
+    keys = [r["fingerprint"] for r in rows]
+    previous = dict(
+        events(_with(f, since - span, since)).filter(fingerprint__in=keys)
+        .values("fingerprint").annotate(count=Count("id")).values_list("fingerprint", "count")
+    )
+    for row in rows:
+        sample = (Event.objects.filter(fingerprint=row["fingerprint"], occurred_at__gte=since,
+                                       occurred_at__lt=until)
+                  .order_by("-occurred_at").values_list("message", flat=True).first()) or ""
+        before = previous.get(row["fingerprint"], 0)
+        row.update(sample=sample, template=template_of(sample), previous_count=before,
+                   trend=_trend(before, row["count"]))
+    return rows
+
+
+def _trend(before: int, after: int) -> str:
+    if before == 0:
+        return "new"
+    ratio = after / before
+    return "rising" if ratio >= 1.5 else "falling" if ratio <= 1 / 1.5 else "steady"
+
+
+def _with(f: EventFilter, since: datetime, until: datetime) -> EventFilter:
+    return EventFilter(**{**asdict(f), "since": since, "until": until})
+
+
+BUCKETS = {"minute": (TruncMinute, timedelta(hours=1)), "hour": (TruncHour, timedelta(days=1)),
+           "day": (TruncDay, timedelta(days=30))}
+
+
+def severity_histogram(f: EventFilter, *, bucket: str) -> list[dict]:
+    if bucket not in BUCKETS:
+        raise ValidationFailed("bucket must be minute, hour or day")
+    trunc, default = BUCKETS[bucket]
+    since, until = _window(f, default)
+    rows = (events(_with(f, since, until)).annotate(bucket=trunc("occurred_at"))
+            .values("bucket", "severity").annotate(count=Count("id")).order_by("bucket",
+                                                                               "severity"))
+    return [{"bucket": r["bucket"], "severity": Severity(r["severity"]).label,
+             "count": r["count"]} for r in rows]
+
+
+BREAKDOWN_FIELDS = ("component", "service", "environment", "system_id", "event_type", "severity")
+
+
+def breakdown(f: EventFilter, *, by: str, limit: int = 20) -> list[dict]:
+    if by not in BREAKDOWN_FIELDS:
+        raise ValidationFailed(f"breakdown by one of {', '.join(BREAKDOWN_FIELDS)}")
+    since, until = _window(f, timedelta(days=1))
+    rows = (events(_with(f, since, until)).values(by).annotate(count=Count("id"))
+            .order_by("-count", by)[:limit])
+    if by == "severity":
+        return [{"value": Severity(r[by]).label, "count": r["count"]} for r in rows]
+    return [{"value": r[by], "count": r["count"]} for r in rows]

@@ -1,0 +1,186 @@
+"""Writes for events: ingestion, export (audited), retention."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import IO
+
+import orjson
+from django.conf import settings
+from django.db import transaction
+
+from casefile.accounts.permissions import Perm
+from casefile.audit import ledger
+from casefile.audit.actor import Actor
+from casefile.core.errors import ValidationFailed
+from casefile.core.timeutil import isoformat, now
+from casefile.events import parsing
+from casefile.events.models import Event
+from casefile.events.normalise import EventRow, normalise
+from casefile.events.parsing import ParseError, UnusableInput
+from casefile.events.selectors import EventFilter, events
+from casefile.events.severity import Severity
+from casefile.events.store import store_batch
+
+BATCH_SIZE = 5000
+MAX_REPORTED_ERRORS = 1000
+
+
+@dataclass
+class IngestResult:
+    accepted: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    errors: list[dict] = field(default_factory=list)
+
+    def reject(self, line: int, error: str) -> None:
+        self.rejected += 1
+        if len(self.errors) < MAX_REPORTED_ERRORS:
+            self.errors.append({"line": line, "error": error})
+
+    def as_dict(self) -> dict:
+        return {"accepted": self.accepted, "duplicates": self.duplicates,
+                "rejected": self.rejected, "errors": self.errors}
+
+
+def events_ingest(
+    *,
+    actor: Actor,
+    data: bytes | IO[bytes],
+    fmt: str = "auto",
+    source: str = "api",
+    progress: Callable[[int], None] | None = None,
+) -> IngestResult:
+    """Parse, normalise and store events. Good lines are stored; bad ones are reported with
+    their line number (only the first 1,000 are listed). Raises UnusableInput when the input
+    cannot be read at all. `progress(n)` is told after each batch how many lines were read."""
+    actor.require(Perm.EVENTS_INGEST)
+    if fmt not in parsing.FORMATS:
+        raise ValidationFailed(f"unknown format {fmt!r}", details={"formats": parsing.FORMATS})
+    records = _records(data, fmt)
+    result = IngestResult()
+    received_at = now()
+    batch: list[EventRow] = []
+    lines = 0
+    for line, record in records:
+        lines = line
+        row = record if isinstance(record, ParseError) else normalise(
+            record, default_source=source, received_at=received_at)
+        if isinstance(row, ParseError):
+            result.reject(line, row.message)
+            continue
+        batch.append(row)
+        if len(batch) >= BATCH_SIZE:
+            _flush(batch, result)
+            if progress:
+                progress(lines)
+    _flush(batch, result)
+    if progress:
+        progress(lines)
+    return result
+
+
+def _flush(batch: list[EventRow], result: IngestResult) -> None:
+    if batch:
+        stored = store_batch(batch)
+        result.accepted += stored
+        result.duplicates += len(batch) - stored
+        batch.clear()
+
+
+def _records(data: bytes | IO[bytes], fmt: str) -> Iterator[parsing.Parsed]:
+    """Bytes (HTTP) or a buffered binary stream (CLI: files, stdin), read line by line where
+    the format allows, so a large NDJSON or CSV file is never all in memory."""
+    if isinstance(data, bytes | bytearray):
+        payload = bytes(data)
+        return _parse(fmt, payload[:65536], lambda: payload,
+                      lambda: iter(payload.splitlines(keepends=True)))
+    stream = data
+    head = stream.peek(65536)[:65536]  # type: ignore[attr-defined]  # BufferedReader
+    return _parse(fmt, head, stream.read, lambda: iter(stream))
+
+
+def _parse(fmt: str, head: bytes, read_all: Callable[[], bytes],
+           lines: Callable[[], Iterator[bytes]]) -> Iterator[parsing.Parsed]:
+    if fmt == "auto":
+        fmt = parsing.detect_format(head)
+    if fmt == "json":
+        return parsing.parse_json(read_all())
+    if fmt == "otlp":
+        return parsing.parse_otlp(read_all())
+    return parsing.parse_ndjson(lines()) if fmt == "ndjson" else parsing.parse_csv(lines())
+
+
+EXPORT_COLUMNS = ("id", "occurred_at", "severity", "component", "service", "environment",
+                  "system_id", "event_type", "fingerprint", "source", "message")
+
+
+def events_export(*, actor: Actor, event_filter: EventFilter, fmt: str,
+                  reason_code: str) -> Iterator[bytes]:
+    """Record EXPORT_REQUESTED with the filter (committed first), then stream the events."""
+    actor.require(Perm.EVENTS_EXPORT)
+    if fmt not in ("csv", "ndjson"):
+        raise ValidationFailed("export format must be csv or ndjson")
+    with transaction.atomic(durable=True):
+        ledger.record(actor=actor, action="EXPORT_REQUESTED", resource="export:events",
+                      reason_code=reason_code,
+                      metadata={"dataset": "events", "format": fmt,
+                                "filter": event_filter.as_dict()})
+    rows = events(event_filter).order_by("-occurred_at", "-id").iterator(chunk_size=2000)
+    return _csv_lines(rows) if fmt == "csv" else _ndjson_lines(rows)
+
+
+def _export_values(event: Event) -> dict:
+    return {
+        "id": event.id, "occurred_at": isoformat(event.occurred_at),
+        "severity": Severity(event.severity).label, "component": event.component,
+        "service": event.service, "environment": event.environment,
+        "system_id": event.system_id, "event_type": event.event_type,
+        "fingerprint": event.fingerprint, "source": event.source, "message": event.message,
+    }
+
+
+def _ndjson_lines(rows: Iterable[Event]) -> Iterator[bytes]:
+    for event in rows:
+        yield orjson.dumps(_export_values(event)) + b"\n"
+
+
+def _csv_lines(rows: Iterable[Event]) -> Iterator[bytes]:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=EXPORT_COLUMNS)
+    writer.writeheader()
+    for i, event in enumerate(rows):
+        writer.writerow(_export_values(event))
+        if i % 500 == 499:
+            yield buffer.getvalue().encode()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue().encode()
+
+
+def events_purge(*, older_than_days: int | None = None) -> int:
+    """Delete events older than the retention period. Casefile's own job (no staff actor).
+
+    Events linked to a case are evidence and are kept; see `Event.linked` below."""
+    days = older_than_days if older_than_days is not None else settings.EVENT_RETENTION_DAYS
+    if days < 1:
+        raise ValidationFailed("retention must be at least one day")
+    cutoff = now() - timedelta(days=days)
+    deleted = 0
+    while True:
+        with transaction.atomic():
+            ids = list(_purgeable(cutoff).values_list("id", flat=True)[:5000])
+            if not ids:
+                return deleted
+            deleted += Event.objects.filter(id__in=ids).delete()[0]
+
+
+def _purgeable(cutoff):
+    return Event.objects.filter(occurred_at__lt=cutoff)
+
+
+__all__ = ["IngestResult", "UnusableInput", "events_export", "events_ingest", "events_purge"]
