@@ -163,9 +163,11 @@ def _csv_lines(rows: Iterable[Event]) -> Iterator[bytes]:
 
 
 def events_purge(*, older_than_days: int | None = None) -> int:
-    """Delete events older than the retention period. Casefile's own job (no staff actor).
+    """Delete events older than the retention period, in batches. Casefile's own job.
 
-    Events linked to a case are evidence and are kept; see `Event.linked` below."""
+    Events linked to a case must be kept as evidence; the case-event link table arrives with
+    the cases app (issue #4), which adds that exclusion to `_purgeable`. Until then no event
+    can be linked, so none needs keeping."""
     days = older_than_days if older_than_days is not None else settings.EVENT_RETENTION_DAYS
     if days < 1:
         raise ValidationFailed("retention must be at least one day")
