@@ -21,12 +21,15 @@ class Endpoint:
     route: str  # as in the OpenAPI document, e.g. "/api/v1/tokens/{token_id}"
     perm: Perm | None  # None: public
     ok: int = 200
-    body: dict[str, Any] | None = None
+    # The JSON body, or a function of the path parameters that builds it.
+    body: dict[str, Any] | Callable[[dict[str, str]], dict[str, Any]] | None = None
     # Builds the path parameters (and may create what they refer to) for the acting user.
     params: Callable[[Any], dict[str, str]] = field(default=lambda user: {})
 
-    def path(self, user) -> str:
-        return self.route.format(**self.params(user))
+    def request(self, user) -> tuple[str, dict[str, Any] | None]:
+        params = self.params(user)
+        body = self.body(params) if callable(self.body) else self.body
+        return self.route.format(**params), body
 
     @property
     def id(self) -> str:

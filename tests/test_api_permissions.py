@@ -52,16 +52,98 @@ ENDPOINTS = [
     Endpoint("GET", "/api/v1/events/analytics/top", Perm.EVENTS_VIEW),
     Endpoint("GET", "/api/v1/events/analytics/severity", Perm.EVENTS_VIEW),
     Endpoint("GET", "/api/v1/events/analytics/breakdown", Perm.EVENTS_VIEW),
+    Endpoint("POST", "/api/v1/cases", Perm.CASES_EDIT, ok=201,
+             body={"kind": "report", "title": "Spam ring", "reason_code": "POLICY_VIOLATION"}),
+    Endpoint("GET", "/api/v1/cases", Perm.CASES_VIEW),
+    Endpoint("GET", "/api/v1/cases/queues/{name}", Perm.CASES_VIEW,
+             params=lambda user: {"name": "unassigned"}),
+    Endpoint("POST", "/api/v1/cases/bulk", Perm.CASES_BULK,
+             params=lambda user: {"case_id": _case().id},
+             body=lambda p: {"case_ids": [p["case_id"]], "operation": "tag", "value": "bulk",
+                             "reason_code": "OPERATIONS"}),
+    Endpoint("GET", "/api/v1/cases/{case_id}", Perm.CASES_VIEW, params=lambda u: _case_ref()),
+    Endpoint("PATCH", "/api/v1/cases/{case_id}", Perm.CASES_EDIT, params=lambda u: _case_ref(),
+             body={"priority": 1, "reason_code": "INVESTIGATION"}),
+    Endpoint("POST", "/api/v1/cases/{case_id}/assign", Perm.CASES_EDIT,
+             params=lambda u: _case_ref(assigned=True),
+             body={"assignee_id": None, "reason_code": "OPERATIONS"}),
+    Endpoint("POST", "/api/v1/cases/{case_id}/status", Perm.CASES_EDIT,
+             params=lambda u: _case_ref(), body={"status": "triage",
+                                                 "reason_code": "INVESTIGATION"}),
+    Endpoint("POST", "/api/v1/cases/{case_id}/notes", Perm.CASES_EDIT, ok=201,
+             params=lambda u: _case_ref(), body={"content": "hm",
+                                                 "reason_code": "INVESTIGATION"}),
+    Endpoint("PATCH", "/api/v1/cases/{case_id}/notes/{note_id}", Perm.CASES_EDIT,
+             params=lambda user: _note_by(user),
+             body={"content": "edited", "reason_code": "INVESTIGATION"}),
+    Endpoint("POST", "/api/v1/cases/{case_id}/tags", Perm.CASES_EDIT,
+             params=lambda u: _case_ref(), body={"name": "vip", "reason_code": "OPERATIONS"}),
+    Endpoint("DELETE", "/api/v1/cases/{case_id}/tags/{name}?reason_code=OPERATIONS",
+             Perm.CASES_EDIT, params=lambda u: _case_ref(tag="vip")),
+    Endpoint("POST", "/api/v1/cases/{case_id}/events", Perm.CASES_EDIT, ok=201,
+             params=lambda u: {**_case_ref(), "event_id": _an_event_id()},
+             body=lambda p: {"event_id": p["event_id"], "reason_code": "INVESTIGATION"}),
+    Endpoint("DELETE", "/api/v1/cases/{case_id}/events/{event_id}?reason_code=INVESTIGATION",
+             Perm.CASES_EDIT, params=lambda u: _case_ref(linked=True)),
+    Endpoint("POST", "/api/v1/cases/{case_id}/actions", Perm.CASES_EDIT, ok=201,
+             params=lambda u: _case_ref(),
+             body={"action": "note", "payload": {"message": "called"},
+                   "reason_code": "INVESTIGATION"}),
+    Endpoint("GET", "/api/v1/cases/{case_id}/timeline", Perm.CASES_VIEW,
+             params=lambda u: _case_ref()),
 ]
+
+SETUP = Actor.staff  # cases are set up by an analyst, through the services
+
+
+def _case(**fields):
+    from casefile.cases import services as cases
+
+    analyst = SETUP(make_staff(Role.ANALYST))
+    return cases.case_create(actor=analyst, kind="report", title="Set-up case",
+                             reason_code="INVESTIGATION", **fields)
+
+
+def _case_ref(*, assigned=False, tag=None, linked=False) -> dict[str, str]:
+    from casefile.cases import services as cases
+
+    analyst = SETUP(make_staff(Role.ANALYST))
+    case = _case()
+    params = {"case_id": case.id}
+    if assigned:
+        cases.case_assign(actor=analyst, case=case, assignee=analyst.user,
+                          reason_code="OPERATIONS")
+    if tag:
+        cases.case_tag_add(actor=analyst, case=case, name=tag, reason_code="OPERATIONS")
+        params["name"] = tag
+    if linked:
+        params["event_id"] = _an_event_id()
+        cases.case_event_link(actor=analyst, case=case, event_id=params["event_id"],
+                              reason_code="INVESTIGATION")
+    return params
+
+
+def _note_by(user) -> dict[str, str]:
+    """A note written by `user` (made directly: a viewer could not write one to set up)."""
+    from casefile.cases.models import CaseNote
+    from casefile.core.timeutil import now
+
+    case = _case()
+    note = CaseNote.objects.create(case=case, author=user, content="draft", created_at=now(),
+                                   updated_at=now())
+    return {"case_id": case.id, "note_id": str(note.pk)}
 
 
 def _an_event_id() -> str:
+    import uuid
+
     from tests.events.helpers import ingest
 
-    ingest([{"message": "for the permission test"}])
+    message = f"for the permission test {uuid.uuid4()}"
+    ingest([{"message": message}])
     from casefile.events.models import Event
 
-    return Event.objects.values_list("id", flat=True).first()
+    return Event.objects.get(message=message).id
 
 
 def _any_entry_id() -> str:
@@ -82,7 +164,8 @@ def test_every_route_is_declared():
 @pytest.mark.parametrize("role", list(Role), ids=str)
 def test_role_access(endpoint: Endpoint, role: Role):
     user = make_staff(role)
-    response = ApiClient(token_for(user)).call(endpoint.method, endpoint.path(user), endpoint.body)
+    path, body = endpoint.request(user)
+    response = ApiClient(token_for(user)).call(endpoint.method, path, body)
     allowed = endpoint.perm is None or role in roles_for(endpoint.perm)
     expected = endpoint.ok if allowed else 403
     assert response.status_code == expected, response.content
@@ -93,8 +176,8 @@ def test_role_access(endpoint: Endpoint, role: Role):
 @pytest.mark.django_db
 @pytest.mark.parametrize("endpoint", [e for e in ENDPOINTS if e.perm], ids=lambda e: e.id)
 def test_no_token_is_401(endpoint: Endpoint):
-    user = make_staff(Role.ADMIN)
+    path, body = endpoint.request(make_staff(Role.ADMIN))
     for client in (ApiClient(None), ApiClient("cf_not-a-real-token")):
-        response = client.call(endpoint.method, endpoint.path(user), endpoint.body)
+        response = client.call(endpoint.method, path, body)
         assert response.status_code == 401
         assert response.json()["error"]["code"] == "not_authenticated"

@@ -10,6 +10,7 @@
 See the README's configuration table for the rest.
 """
 
+import json
 import os
 import secrets
 from pathlib import Path
@@ -64,6 +65,7 @@ INSTALLED_APPS = [
     "casefile.audit",
     "casefile.storage",
     "casefile.events",
+    "casefile.cases",
 ]
 
 MIDDLEWARE = [
@@ -150,6 +152,10 @@ AUDIT_TRUSTED_PUBLIC_KEYS = os.environ.get("AUDIT_TRUSTED_PUBLIC_KEYS", "")
 
 # --- Events ---------------------------------------------------------------------------------
 EVENT_RETENTION_DAYS = _env_int("EVENT_RETENTION_DAYS", 90)
+
+# --- Cases ----------------------------------------------------------------------------------
+# JSON: {"kind": [hours for priority 1, …, 5]} overriding casefile.cases.policy.DEFAULT_SLA_HOURS
+CASE_SLA_HOURS = json.loads(os.environ.get("CASE_SLA_HOURS", "{}"))
 
 # --- HTTP -----------------------------------------------------------------------------------
 MAX_REQUEST_BYTES = _env_int("MAX_REQUEST_BYTES", 10 * 1024 * 1024)

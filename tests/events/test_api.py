@@ -191,10 +191,35 @@ def test_viewers_may_not_export(api_as, corpus):
     assert not AuditEntry.objects.filter(action="EXPORT_REQUESTED").exists()
 
 
-def test_purge_keeps_recent_events():
+def test_purge_keeps_recent_events_and_evidence(staff_factory):
+    from casefile.audit.actor import Actor
+    from casefile.cases import services as cases
     from casefile.events.services import events_purge
 
     old = (datetime.now(UTC) - timedelta(days=100)).isoformat()
-    ingest([{"message": "old", "timestamp": old}, {"message": "new"}])
+    ingest([{"message": "old", "timestamp": old}, {"message": "old evidence", "timestamp": old},
+            {"message": "new"}])
+    analyst = Actor.staff(staff_factory(Role.ANALYST))
+    case = cases.case_create(actor=analyst, kind="incident", title="outage",
+                             reason_code="INVESTIGATION")
+    evidence = Event.objects.get(message="old evidence")
+    cases.case_event_link(actor=analyst, case=case, event_id=evidence.id,
+                          reason_code="INVESTIGATION")
     assert events_purge(older_than_days=90) == 1
-    assert list(Event.objects.values_list("message", flat=True)) == ["new"]
+    assert sorted(Event.objects.values_list("message", flat=True)) == ["new", "old evidence"]
+
+
+def test_event_detail_lists_its_cases(api_as, staff_factory):
+    from casefile.audit.actor import Actor
+    from casefile.cases import services as cases
+
+    ingest([{"message": "suspicious login"}])
+    event = Event.objects.get()
+    analyst = Actor.staff(staff_factory(Role.ANALYST))
+    case = cases.case_create(actor=analyst, kind="fraud", title="account takeover",
+                             reason_code="FRAUD_SIGNAL")
+    cases.case_event_link(actor=analyst, case=case, event_id=event.id,
+                          reason_code="FRAUD_SIGNAL")
+    body = api_as(Role.VIEWER).call("GET", f"/api/v1/events/{event.id}").json()
+    assert body["cases"] == [{"id": case.id, "title": "account takeover", "status": "new",
+                              "kind": "fraud"}]

@@ -25,6 +25,11 @@ class Perm(StrEnum):
     EVENTS_VIEW = "events.view"
     EVENTS_INGEST = "events.ingest"
     EVENTS_EXPORT = "events.export"
+    CASES_VIEW = "cases.view"
+    CASES_EDIT = "cases.edit"  # open, update, assign, move, note, tag, link
+    CASES_ENFORCE = "cases.enforce"  # case actions against a user (suspend)
+    CASES_REFUND = "cases.refund"  # case actions that move money
+    CASES_BULK = "cases.bulk"
 
 
 MATRIX: dict[Perm, frozenset[Role]] = {
@@ -39,6 +44,11 @@ MATRIX: dict[Perm, frozenset[Role]] = {
     Perm.EVENTS_VIEW: STAFF,
     Perm.EVENTS_INGEST: frozenset({Role.INGEST, Role.OPS, Role.ADMIN}),
     Perm.EVENTS_EXPORT: STAFF - {Role.VIEWER},
+    Perm.CASES_VIEW: STAFF,
+    Perm.CASES_EDIT: STAFF - {Role.VIEWER},
+    Perm.CASES_ENFORCE: frozenset({Role.ANALYST, Role.OPS, Role.ADMIN}),
+    Perm.CASES_REFUND: frozenset({Role.SUPPORT, Role.ADMIN}),
+    Perm.CASES_BULK: frozenset({Role.ANALYST, Role.OPS, Role.ADMIN}),
 }
 
 assert set(MATRIX) == set(Perm), "every permission needs a row in the matrix"

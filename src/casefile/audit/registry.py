@@ -43,6 +43,13 @@ _ACTIONS = [
     ActionType("CASE_UPDATED", "A case's fields or status changed", Risk.LOW, "case"),
     ActionType("EVENT_LINKED", "An event was linked to a case", Risk.LOW, "case"),
     ActionType("EVENT_UNLINKED", "An event was unlinked from a case", Risk.LOW, "case"),
+    ActionType("CASE_ASSIGNED", "A case was assigned or unassigned", Risk.LOW, "case"),
+    ActionType("CASE_STATUS_CHANGED", "A case moved to another status", Risk.LOW, "case"),
+    ActionType("CASE_NOTE_ADDED", "A note was added to a case", Risk.LOW, "case"),
+    ActionType("CASE_NOTE_EDITED", "A case note was edited", Risk.LOW, "case"),
+    ActionType("CASE_TAGGED", "A tag was added to a case", Risk.LOW, "case"),
+    ActionType("CASE_UNTAGGED", "A tag was removed from a case", Risk.LOW, "case"),
+    ActionType("CASE_SLA_BREACHED", "A case passed its SLA due time", Risk.MEDIUM, "case"),
     ActionType("EXPORT_REQUESTED", "Data was exported", Risk.MEDIUM, "export"),
     # TD-490 case actions
     ActionType("CASE_ACTION_SUSPEND", "Case action: suspend the subject", Risk.MEDIUM, "case"),

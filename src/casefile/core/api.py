@@ -116,6 +116,7 @@ def health(request: HttpRequest):
 def mount_routers() -> None:
     from casefile.accounts.api import router as accounts_router
     from casefile.audit.api import router as audit_router
+    from casefile.cases.api import router as cases_router
     from casefile.events.api import otlp_router
     from casefile.events.api import router as events_router
 
@@ -124,6 +125,7 @@ def mount_routers() -> None:
     api.add_router("/audit", audit_router)
     api.add_router("/events", events_router)
     api.add_router("/otlp", otlp_router)
+    api.add_router("/cases", cases_router)
 
 
 mount_routers()

@@ -70,9 +70,17 @@ class EventOut(Schema):
             fingerprint=event.fingerprint, source=event.source)
 
 
+class LinkedCaseOut(Schema):
+    id: str
+    title: str
+    status: str
+    kind: str
+
+
 class EventDetailOut(EventOut):
     template: str
     raw_payload: Any
+    cases: list[LinkedCaseOut]
 
 
 class EventPageOut(Schema):
@@ -169,5 +177,8 @@ def event_detail(request: HttpRequest, event_id: str):
 
     require(request, Perm.EVENTS_VIEW)
     event = selectors.event_get(event_id)
+    cases = [LinkedCaseOut(id=link.case.id, title=link.case.title, status=link.case.status,
+                           kind=link.case.kind)
+             for link in event.case_links.select_related("case").order_by("linked_at")]
     return EventDetailOut(**EventOut.of(event).model_dump(), template=template_of(event.message),
-                          raw_payload=event.raw_payload)
+                          raw_payload=event.raw_payload, cases=cases)

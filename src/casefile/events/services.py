@@ -165,9 +165,8 @@ def _csv_lines(rows: Iterable[Event]) -> Iterator[bytes]:
 def events_purge(*, older_than_days: int | None = None) -> int:
     """Delete events older than the retention period, in batches. Casefile's own job.
 
-    Events linked to a case must be kept as evidence; the case-event link table arrives with
-    the cases app (issue #4), which adds that exclusion to `_purgeable`. Until then no event
-    can be linked, so none needs keeping."""
+    Events linked to a case are evidence and are kept (the link's foreign key also PROTECTs
+    them, so not even a mistaken delete can remove one)."""
     days = older_than_days if older_than_days is not None else settings.EVENT_RETENTION_DAYS
     if days < 1:
         raise ValidationFailed("retention must be at least one day")
@@ -182,7 +181,7 @@ def events_purge(*, older_than_days: int | None = None) -> int:
 
 
 def _purgeable(cutoff):
-    return Event.objects.filter(occurred_at__lt=cutoff)
+    return Event.objects.filter(occurred_at__lt=cutoff, case_links__isnull=True)
 
 
 __all__ = ["IngestResult", "UnusableInput", "events_export", "events_ingest", "events_purge"]

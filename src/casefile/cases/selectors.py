@@ -1,0 +1,116 @@
+"""Reads of cases: one case, search, queues, the merged timeline."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db.models import Q, QuerySet
+
+from casefile.accounts.models import StaffUser
+from casefile.cases.models import Case, CaseNote
+from casefile.cases.policy import OPEN_STATUSES
+from casefile.core.errors import NotFound, ValidationFailed
+from casefile.core.timeutil import now
+
+
+def case_get(case_id: str) -> Case:
+    found = Case.objects.select_related("assigned_to").filter(pk=case_id).first()
+    if found is None:
+        raise NotFound(f"no case {case_id}")
+    return found
+
+
+def note_get(case: Case, note_id: int) -> CaseNote:
+    found = CaseNote.objects.filter(case=case, pk=note_id).first()
+    if found is None:
+        raise NotFound(f"no note {note_id} on case {case.id}")
+    return found
+
+
+@dataclass(frozen=True)
+class CaseFilter:
+    q: str | None = None
+    kind: list[str] | None = None
+    status: list[str] | None = None
+    priority: list[int] | None = None
+    assignee: str | None = None  # a staff id, or "none" for unassigned
+    tag: list[str] | None = None
+    subject_user: str | None = None
+    event_id: str | None = None
+
+    def as_dict(self) -> dict:
+        return {k: v for k, v in asdict(self).items() if v not in (None, [], "")}
+
+
+def cases(f: CaseFilter) -> QuerySet[Case]:
+    query = Case.objects.select_related("assigned_to")
+    if f.q:
+        query = query.filter(Q(title__icontains=f.q) | Q(summary__icontains=f.q)
+                             | Q(description__icontains=f.q) | Q(id=f.q))
+    if f.kind:
+        query = query.filter(kind__in=f.kind)
+    if f.status:
+        query = query.filter(status__in=f.status)
+    if f.priority:
+        query = query.filter(priority__in=f.priority)
+    if f.assignee:
+        query = (query.filter(assigned_to__isnull=True) if f.assignee == "none"
+                 else query.filter(assigned_to_id=f.assignee))
+    for name in f.tag or []:
+        query = query.filter(case_tags__tag__name=name.lower())
+    if f.subject_user:
+        query = query.filter(subject_user=f.subject_user)
+    if f.event_id:
+        query = query.filter(event_links__event_id=f.event_id)
+    return query
+
+
+QUEUES = ("mine", "unassigned", "breaching", "breached")
+
+
+def queue(name: str, *, user: StaffUser, hours: int = 4) -> QuerySet[Case]:
+    """Work queues over open cases: mine (soonest due first), unassigned (most urgent, then
+    oldest), breaching within `hours` (soonest first), breached (longest overdue first)."""
+    open_cases = Case.objects.select_related("assigned_to").filter(status__in=OPEN_STATUSES)
+    moment = now()
+    if name == "mine":
+        return open_cases.filter(assigned_to=user).order_by("sla_due_at", "id")
+    if name == "unassigned":
+        return open_cases.filter(assigned_to__isnull=True).order_by("priority", "created_at",
+                                                                    "id")
+    running = open_cases.filter(sla_paused_at__isnull=True, sla_due_at__isnull=False)
+    if name == "breaching":
+        if not 1 <= hours <= 24 * 14:
+            raise ValidationFailed("hours must be between 1 and 336")
+        return running.filter(sla_due_at__gte=moment,
+                              sla_due_at__lt=moment + timedelta(hours=hours)).order_by(
+            "sla_due_at", "id")
+    if name == "breached":
+        return running.filter(sla_due_at__lt=moment).order_by("sla_due_at", "id")
+    raise ValidationFailed(f"queue must be one of {', '.join(QUEUES)}")
+
+
+def timeline(case: Case) -> list[dict[str, Any]]:
+    """Status changes, actions, notes and event links, in time order."""
+    items: list[tuple[datetime, str, dict[str, Any]]] = []
+    for change in case.status_changes.all():
+        items.append((change.at, "status", {"actor": change.actor_id, "from": change.from_status,
+                                            "to": change.to_status,
+                                            "reason_code": change.reason_code}))
+    for action in case.actions.all():
+        items.append((action.created_at, "action", {
+            "actor": action.actor_id, "action": action.action, "payload": action.payload,
+            "reason_code": action.reason_code, "audit_entry_id": action.audit_entry_id}))
+    for note in case.notes.prefetch_related("revisions"):
+        items.append((note.created_at, "note", {
+            "actor": note.author_id, "note_id": note.pk, "content": note.content,
+            "edited": note.updated_at != note.created_at,
+            "revisions": note.revisions.count()}))
+    for link in case.event_links.select_related("event"):
+        items.append((link.linked_at, "event_linked", {
+            "actor": link.linked_by_id, "event_id": link.event_id,
+            "message": link.event.message[:200]}))
+    items.sort(key=lambda item: item[0])
+    return [{"at": at, "type": kind, **detail} for at, kind, detail in items]
