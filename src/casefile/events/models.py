@@ -36,6 +36,11 @@ class Event(models.Model):
             models.Index(fields=["system_id", "-occurred_at"], name="event_system"),
             models.Index(fields=["event_type", "-occurred_at"], name="event_type"),
             models.Index(fields=["fingerprint", "-occurred_at"], name="event_fingerprint"),
+            # Analytics over a time window read only this (an index-only scan on PostgreSQL):
+            # without it, a day out of 5 M events is a scan of the whole table.
+            models.Index(fields=["occurred_at"], name="event_window",
+                         include=["fingerprint", "severity", "service", "component",
+                                  "environment", "system_id", "event_type"]),
         ]
 
     def __str__(self) -> str:

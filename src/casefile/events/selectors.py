@@ -92,14 +92,14 @@ def top_fingerprints(f: EventFilter, *, limit: int = 10) -> list[dict]:
     span = until - since
     current = (
         events(_with(f, since, until)).values("fingerprint")
-        .annotate(count=Count("id"), first_seen=Min("occurred_at"), last_seen=Max("occurred_at"))
+        .annotate(count=Count("*"), first_seen=Min("occurred_at"), last_seen=Max("occurred_at"))
         .order_by("-count", "fingerprint")[:limit]
     )
     rows: list[dict] = [dict(r) for r in current]
     keys = [r["fingerprint"] for r in rows]
     previous = dict(
         events(_with(f, since - span, since)).filter(fingerprint__in=keys)
-        .values("fingerprint").annotate(count=Count("id")).values_list("fingerprint", "count")
+        .values("fingerprint").annotate(count=Count("*")).values_list("fingerprint", "count")
     )
     for row in rows:
         sample = (Event.objects.filter(fingerprint=row["fingerprint"], occurred_at__gte=since,
@@ -132,7 +132,7 @@ def severity_histogram(f: EventFilter, *, bucket: str) -> list[dict]:
     trunc, default = BUCKETS[bucket]
     since, until = _window(f, default)
     rows = (events(_with(f, since, until)).annotate(bucket=trunc("occurred_at"))
-            .values("bucket", "severity").annotate(count=Count("id")).order_by("bucket",
+            .values("bucket", "severity").annotate(count=Count("*")).order_by("bucket",
                                                                                "severity"))
     return [{"bucket": r["bucket"], "severity": Severity(r["severity"]).label,
              "count": r["count"]} for r in rows]
@@ -145,7 +145,7 @@ def breakdown(f: EventFilter, *, by: str, limit: int = 20) -> list[dict]:
     if by not in BREAKDOWN_FIELDS:
         raise ValidationFailed(f"breakdown by one of {', '.join(BREAKDOWN_FIELDS)}")
     since, until = _window(f, timedelta(days=1))
-    rows = (events(_with(f, since, until)).values(by).annotate(count=Count("id"))
+    rows = (events(_with(f, since, until)).values(by).annotate(count=Count("*"))
             .order_by("-count", by)[:limit])
     if by == "severity":
         return [{"value": Severity(r[by]).label, "count": r["count"]} for r in rows]
