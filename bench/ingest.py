@@ -50,7 +50,7 @@ def _truncate() -> None:
     from django.db import connection
 
     with connection.cursor() as cursor:
-        cursor.execute("TRUNCATE event")
+        cursor.execute("TRUNCATE event, case_event")
         cursor.execute("VACUUM ANALYZE event")
 
 

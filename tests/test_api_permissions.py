@@ -91,7 +91,91 @@ ENDPOINTS = [
                    "reason_code": "INVESTIGATION"}),
     Endpoint("GET", "/api/v1/cases/{case_id}/timeline", Perm.CASES_VIEW,
              params=lambda u: _case_ref()),
+    Endpoint("PUT", "/api/v1/platform/tenants/{tenant_id}", Perm.PLATFORM_SYNC,
+             params=lambda u: {"tenant_id": "ten_sync"}, body={"name": "Synced"}),
+    Endpoint("GET", "/api/v1/platform/tenants", Perm.PLATFORM_VIEW),
+    Endpoint("GET", "/api/v1/platform/tenants/{tenant_id}", Perm.PLATFORM_VIEW,
+             params=lambda u: _tenant_ref()),
+    Endpoint("POST", "/api/v1/platform/tenants/{tenant_id}/details", Perm.TENANT_DETAILS,
+             params=lambda u: _tenant_ref(), body={"reason_code": "CUSTOMER_REQUEST"}),
+    Endpoint("PUT", "/api/v1/platform/users/{user_id}", Perm.PLATFORM_SYNC,
+             params=lambda u: {"user_id": "usr_sync"}, body={"email": "x@tenant.test"}),
+    Endpoint("GET", "/api/v1/platform/users/{user_id}", Perm.PLATFORM_VIEW,
+             params=lambda u: _platform_user_ref()),
+    Endpoint("POST", "/api/v1/platform/operations", Perm.TENANT_POLICY,
+             params=lambda u: _tenant_ref(),
+             body=lambda p: {"operation": "tenant_policy_update",
+                             "params": {"tenant_id": p["tenant_id"], "policy": {"sso": True}},
+                             "reason_code": "CUSTOMER_REQUEST"}),
+    Endpoint("GET", "/api/v1/platform/approvals", Perm.PLATFORM_VIEW),
+    Endpoint("POST", "/api/v1/platform/approvals/{approval_id}/approve", Perm.BILLING_CREDIT,
+             params=lambda u: _pending_credit()),
+    Endpoint("POST", "/api/v1/platform/approvals/{approval_id}/reject", Perm.BILLING_CREDIT,
+             params=lambda u: _pending_credit()),
+    Endpoint("POST", "/api/v1/platform/impersonations/{session_id}/end", Perm.IMPERSONATE,
+             params=lambda u: _impersonation(), body={"reason_code": "SECURITY_INCIDENT"}),
+    Endpoint("GET", "/api/v1/platform/outbox", Perm.OUTBOX_MANAGE),
+    Endpoint("POST", "/api/v1/platform/outbox/{command_id}/retry", Perm.OUTBOX_MANAGE,
+             params=lambda u: _dead_command(), body={"reason_code": "OPERATIONS"}),
 ]
+
+PLATFORM = Actor.system("platform-sync")
+
+
+def _tenant_ref() -> dict[str, str]:
+    import uuid
+
+    from casefile.platform import services as platform
+
+    tenant, _ = platform.tenant_upsert(actor=PLATFORM, tenant_id=f"ten_{uuid.uuid4().hex[:8]}",
+                                       name="Tenant", details={"vat": "X"})
+    return {"tenant_id": tenant.id}
+
+
+def _platform_user_ref() -> dict[str, str]:
+    import uuid
+
+    from casefile.platform import services as platform
+
+    user, _ = platform.platform_user_upsert(actor=PLATFORM, user_id=f"usr_{uuid.uuid4().hex[:8]}",
+                                            email="someone@tenant.test")
+    return {"user_id": user.id}
+
+
+def _pending_credit() -> dict[str, str]:
+    from django.test import override_settings
+
+    from casefile.platform import services as platform
+
+    with override_settings(FOUR_EYES_CREDIT_CENTS=1):
+        outcome = platform.operation_request(
+            actor=SETUP(make_staff(Role.SUPPORT)), operation="tenant_credit_add",
+            params={**_tenant_ref(), "amount_cents": 100}, reason_code="CUSTOMER_REQUEST")
+    return {"approval_id": outcome.approval.id}
+
+
+def _impersonation() -> dict[str, str]:
+    """A session of another admin's: ending someone else's needs the impersonate permission."""
+    from casefile.platform import services as platform
+
+    outcome = platform.operation_request(
+        actor=SETUP(make_staff(Role.ADMIN)), operation="impersonation_start",
+        params={**_platform_user_ref(), "minutes": 5}, reason_code="SECURITY_INCIDENT",
+        ticket_ref="SEC-9")
+    done = platform.approval_decide(actor=SETUP(make_staff(Role.ADMIN)),
+                                    approval=outcome.approval, approve=True)
+    return {"session_id": done.change.after["impersonation_id"]}
+
+
+def _dead_command() -> dict[str, str]:
+    from casefile.platform import services as platform
+    from casefile.platform.models import OutboxCommand
+
+    outcome = platform.operation_request(
+        actor=SETUP(make_staff(Role.OPS)), operation="tenant_limit_override",
+        params={**_tenant_ref(), "limits": {"seats": 9}}, reason_code="CUSTOMER_REQUEST")
+    OutboxCommand.objects.filter(pk=outcome.command.pk).update(status="dead")
+    return {"command_id": outcome.command.id}
 
 SETUP = Actor.staff  # cases are set up by an analyst, through the services
 

@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "casefile.storage",
     "casefile.events",
     "casefile.cases",
+    "casefile.platform",
 ]
 
 MIDDLEWARE = [
@@ -156,6 +157,17 @@ EVENT_RETENTION_DAYS = _env_int("EVENT_RETENTION_DAYS", 90)
 # --- Cases ----------------------------------------------------------------------------------
 # JSON: {"kind": [hours for priority 1, …, 5]} overriding casefile.cases.policy.DEFAULT_SLA_HOURS
 CASE_SLA_HOURS = json.loads(os.environ.get("CASE_SLA_HOURS", "{}"))
+
+# --- Platform operations ------------------------------------------------------------------
+# Credits above this (in cents) need a second staff member's approval, like CRITICAL actions.
+FOUR_EYES_CREDIT_CENTS = _env_int("FOUR_EYES_CREDIT_CENTS", 50_000)
+APPROVAL_TTL_MINUTES = _env_int("APPROVAL_TTL_MINUTES", 60 * 24)
+IMPERSONATION_MAX_MINUTES = _env_int("IMPERSONATION_MAX_MINUTES", 60)
+# Outbound commands to the platform: HMAC-SHA256-signed POSTs (see docs/platform.md).
+PLATFORM_WEBHOOK_URL = os.environ.get("PLATFORM_WEBHOOK_URL", "")
+PLATFORM_WEBHOOK_SECRET = os.environ.get("PLATFORM_WEBHOOK_SECRET", "")
+OUTBOX_MAX_ATTEMPTS = _env_int("OUTBOX_MAX_ATTEMPTS", 8)
+OUTBOX_TIMEOUT_SECONDS = _env_int("OUTBOX_TIMEOUT_SECONDS", 10)
 
 # --- HTTP -----------------------------------------------------------------------------------
 MAX_REQUEST_BYTES = _env_int("MAX_REQUEST_BYTES", 10 * 1024 * 1024)

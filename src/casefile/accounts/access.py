@@ -8,10 +8,15 @@ from casefile.core.errors import NotAuthenticated
 
 
 def actor_of(request: HttpRequest) -> Actor:
+    from casefile.platform.selectors import active_impersonation_id
+
     user = getattr(request, "auth", None) or getattr(request, "user", None)
     if user is None or not getattr(user, "is_authenticated", False):
         raise NotAuthenticated("sign in or send an API token")
-    return Actor.staff(user, request=request)
+    # While someone impersonates a platform user, every entry they cause says so.
+    session = active_impersonation_id(user.pk)
+    context = {"impersonation_id": session} if session else {}
+    return Actor.staff(user, request=request, **context)
 
 
 def require(request: HttpRequest, perm: Perm) -> Actor:

@@ -30,6 +30,15 @@ class Perm(StrEnum):
     CASES_ENFORCE = "cases.enforce"  # case actions against a user (suspend)
     CASES_REFUND = "cases.refund"  # case actions that move money
     CASES_BULK = "cases.bulk"
+    PLATFORM_VIEW = "platform.view"  # tenants and platform users, without sensitive details
+    PLATFORM_SYNC = "platform.sync"  # the platform upserting its tenants and users
+    TENANT_DETAILS = "platform.tenant_details"  # audited read of sensitive metadata
+    TENANT_POLICY = "platform.tenant_policy"
+    TENANT_LIMITS = "platform.tenant_limits"
+    BILLING_CREDIT = "platform.billing_credit"
+    USER_SUSPEND = "platform.user_suspend"
+    IMPERSONATE = "platform.impersonate"
+    OUTBOX_MANAGE = "platform.outbox"
 
 
 MATRIX: dict[Perm, frozenset[Role]] = {
@@ -49,6 +58,15 @@ MATRIX: dict[Perm, frozenset[Role]] = {
     Perm.CASES_ENFORCE: frozenset({Role.ANALYST, Role.OPS, Role.ADMIN}),
     Perm.CASES_REFUND: frozenset({Role.SUPPORT, Role.ADMIN}),
     Perm.CASES_BULK: frozenset({Role.ANALYST, Role.OPS, Role.ADMIN}),
+    Perm.PLATFORM_VIEW: STAFF,
+    Perm.PLATFORM_SYNC: frozenset({Role.INGEST, Role.OPS, Role.ADMIN}),
+    Perm.TENANT_DETAILS: frozenset({Role.SUPPORT, Role.OPS, Role.ADMIN}),
+    Perm.TENANT_POLICY: frozenset({Role.OPS, Role.ADMIN}),
+    Perm.TENANT_LIMITS: frozenset({Role.OPS, Role.ADMIN}),
+    Perm.BILLING_CREDIT: frozenset({Role.SUPPORT, Role.ADMIN}),
+    Perm.USER_SUSPEND: frozenset({Role.ANALYST, Role.SUPPORT, Role.OPS, Role.ADMIN}),
+    Perm.IMPERSONATE: frozenset({Role.ADMIN}),
+    Perm.OUTBOX_MANAGE: frozenset({Role.OPS, Role.ADMIN}),
 }
 
 assert set(MATRIX) == set(Perm), "every permission needs a row in the matrix"

@@ -4,7 +4,8 @@ from django.db import models
 class Role(models.TextChoices):
     """Staff roles, most privileged last. A user may hold several.
 
-    `ingest` is for machines (log shippers, collectors): it may send events and nothing else.
+    `ingest` is for machines feeding Casefile (log shippers, the platform's sync): it may send
+    events and upsert tenants and platform users, and nothing else.
     """
 
     INGEST = "ingest", "Ingest (machine)"

@@ -5,6 +5,7 @@ from ulid import ULID
 PREFIXES = frozenset({
     "cas", "act", "aud", "cls", "tpl", "dpk", "doc", "dse", "evt", "usr", "ten",  # DESIGN
     "stf", "tok", "ckp",  # staff users, API tokens, ledger checkpoints
+    "apr", "imp", "cmd",  # four-eyes approvals, impersonations, outbox commands
 })
 
 
@@ -69,3 +70,15 @@ def new_tok_id() -> str:
 
 def new_ckp_id() -> str:
     return new_id("ckp")
+
+
+def new_apr_id() -> str:
+    return new_id("apr")
+
+
+def new_imp_id() -> str:
+    return new_id("imp")
+
+
+def new_cmd_id() -> str:
+    return new_id("cmd")

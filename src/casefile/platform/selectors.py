@@ -1,0 +1,53 @@
+from django.db.models import QuerySet
+
+from casefile.core.errors import NotFound
+from casefile.core.timeutil import now
+from casefile.platform.models import Approval, Impersonation, OutboxCommand, PlatformUser, Tenant
+
+
+def _get(model, pk, label):
+    found = model.objects.filter(pk=pk).first()
+    if found is None:
+        raise NotFound(f"no {label} {pk}")
+    return found
+
+
+def tenant_get(tenant_id: str) -> Tenant:
+    return _get(Tenant, tenant_id, "tenant")
+
+
+def platform_user_get(user_id: str) -> PlatformUser:
+    return _get(PlatformUser, user_id, "platform user")
+
+
+def approval_get(approval_id: str) -> Approval:
+    return _get(Approval, approval_id, "approval request")
+
+
+def impersonation_get(session_id: str) -> Impersonation:
+    return _get(Impersonation, session_id, "impersonation")
+
+
+def command_get(command_id: str) -> OutboxCommand:
+    return _get(OutboxCommand, command_id, "command")
+
+
+def tenants() -> QuerySet[Tenant]:
+    return Tenant.objects.order_by("name", "id")
+
+
+def approvals(status: str | None = None) -> QuerySet[Approval]:
+    query = Approval.objects.select_related("requested_by").order_by("-created_at")
+    return query.filter(status=status) if status else query
+
+
+def commands(status: str | None = None) -> QuerySet[OutboxCommand]:
+    query = OutboxCommand.objects.order_by("-created_at")
+    return query.filter(status=status) if status else query
+
+
+def active_impersonation_id(staff_id: str) -> str | None:
+    """The session a member of staff is in right now (time-boxed), if any."""
+    return (Impersonation.objects.filter(staff_id=staff_id, ended_at__isnull=True,
+                                         expires_at__gt=now())
+            .values_list("id", flat=True).first())
