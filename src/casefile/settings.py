@@ -60,6 +60,8 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "django_tasks",
+    "django_tasks_db",
     "casefile.core",
     "casefile.accounts",
     "casefile.audit",
@@ -114,6 +116,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Tests that span processes (the ledger's concurrency test) need a file, not :memory:.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-casefile.sqlite3")}
 
+# The analytics index's INCLUDE columns are a PostgreSQL covering index; SQLite builds a plain
+# index on the key, which is what it needs.
+SILENCED_SYSTEM_CHECKS = ["models.W040"]
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Accounts -------------------------------------------------------------------------------
@@ -157,6 +163,11 @@ EVENT_RETENTION_DAYS = _env_int("EVENT_RETENTION_DAYS", 90)
 # --- Cases ----------------------------------------------------------------------------------
 # JSON: {"kind": [hours for priority 1, …, 5]} overriding casefile.cases.policy.DEFAULT_SLA_HOURS
 CASE_SLA_HOURS = json.loads(os.environ.get("CASE_SLA_HOURS", "{}"))
+
+# --- Background work ------------------------------------------------------------------------
+# django-tasks with its database backend: no broker. At scale, an RQ/Redis backend is a settings
+# change here (django-tasks-rq).
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 
 # --- Platform operations ------------------------------------------------------------------
 # Credits above this (in cents) need a second staff member's approval, like CRITICAL actions.
