@@ -24,7 +24,7 @@ def main() -> None:
     parser.add_argument("--writers", type=int, default=8)
     parser.add_argument("--verify-entries", type=int, default=1_000_000)
     args = parser.parse_args()
-    fresh_database()
+    fresh_database("_audit")
 
     from django.db import connection
 

@@ -29,7 +29,7 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--batch", type=int, default=5000, help="events per HTTP request")
     args = parser.parse_args()
-    url = fresh_database()
+    url = fresh_database("_ingest")
     data = ROOT / "var" / "bench" / f"events-{args.events}.ndjson"
     if not data.exists():
         print(f"  generating {args.events:,} events into {data} …")

@@ -27,7 +27,7 @@ def main() -> None:
     parser.add_argument("--sizes", default="1000000,5000000")
     parser.add_argument("--repeat", type=int, default=30)
     args = parser.parse_args()
-    fresh_database()
+    fresh_database("_search")
     client = _client()
     loaded = 0
     for size in (int(s) for s in args.sizes.split(",")):
