@@ -50,7 +50,7 @@ class CaseOut(Schema):
             sla_due_at=case.sla_due_at, sla_paused=case.sla_paused_at is not None,
             sla_breached_at=case.sla_breached_at, created_at=case.created_at,
             updated_at=case.updated_at, closed_at=case.closed_at,
-            tags=sorted(t.tag.name for t in case.case_tags.select_related("tag")))
+            tags=sorted(t.tag.name for t in case.case_tags.all()))
 
 
 class CasePageOut(Schema):
@@ -141,7 +141,7 @@ def case_create(request: HttpRequest, body: CaseIn):
 def case_search(request: HttpRequest, filters: Query[CaseFilterIn], cursor: str | None = None,
                 limit: int = 50):
     require(request, Perm.CASES_VIEW)
-    query = selectors.cases(selectors.CaseFilter(**filters.model_dump())).distinct()
+    query = selectors.cases(selectors.CaseFilter(**filters.model_dump()))
     page = keyset_page(query, keys=["created_at", "id"], cursor=cursor, limit=limit,
                        key_of=lambda c: [isoformat(c.created_at), c.id])
     return {"items": [CaseOut.of(c) for c in page.items], "next_cursor": page.next_cursor}

@@ -10,6 +10,7 @@ from django.db.models import Count, Max, Min, QuerySet
 from django.db.models.functions import TruncDay, TruncHour, TruncMinute
 
 from casefile.core.errors import NotFound, ValidationFailed
+from casefile.core.sql import contains_pattern
 from casefile.core.timeutil import now
 from casefile.events.fingerprint import template_of
 from casefile.events.models import Event
@@ -60,7 +61,7 @@ def events(f: EventFilter) -> QuerySet[Event]:
 
 def _text_search(query: QuerySet[Event], text: str) -> QuerySet[Event]:
     if connection.vendor == "postgresql":
-        pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        pattern = contains_pattern(text)
         return query.extra(where=["event.message ILIKE %s"], params=[pattern])  # noqa: S610
     if len(text) >= 3:  # the trigram tokenizer matches substrings of three or more characters
         phrase = '"' + text.replace('"', '""') + '"'
