@@ -1,13 +1,21 @@
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
+from django.views.generic import RedirectView
 
 from casefile.core.api import api
-from casefile.core.views import not_found, server_error
+from casefile.core.views import forbidden, not_found, server_error
 
 urlpatterns = [
     path("api/v1/", api.urls),
     path("admin/", admin.site.urls),
+    path("", RedirectView.as_view(pattern_name="cases:queue"), name="home"),
+    path("", include("casefile.accounts.urls")),
+    path("cases/", include("casefile.cases.urls")),
+    path("events/", include("casefile.events.urls")),
+    path("platform/", include("casefile.platform.urls")),
+    path("audit/", include("casefile.audit.urls")),
 ]
 
+handler403 = forbidden
 handler404 = not_found
 handler500 = server_error

@@ -9,11 +9,14 @@ number of concurrent writers.
 
 from __future__ import annotations
 
+import contextvars
 import datetime as dt
 import decimal
 import hashlib
 import uuid
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import orjson
 from django.db import connection
@@ -61,6 +64,8 @@ def record(
     if before is not None and after is not None:
         details["diff"] = diff(details["before"], details["after"])
     meta = normalise({**actor.context, **(metadata or {})})
+    if _previewing.get():
+        raise _Previewed(Preview(action, kind.risk.value, resource, details, meta))
 
     seq, prev_hash = _lock_chain_head()
     fields: dict[str, Any] = {
@@ -83,6 +88,42 @@ def record(
     }
     fields["hash"] = entry_hash(document(fields))
     return AuditEntry.objects.create(**fields)
+
+
+@dataclass(frozen=True)
+class Preview:
+    """The entry a change would record, had it been made."""
+
+    action: str
+    risk: str
+    resource: str
+    details: dict[str, Any]
+    metadata: dict[str, Any]
+
+
+class _Previewed(Exception):  # noqa: N818 - control flow, never seen outside `preview`
+    def __init__(self, preview: Preview):
+        self.preview = preview
+
+
+_previewing = contextvars.ContextVar("audit_previewing", default=False)
+T = TypeVar("T")
+
+
+def preview(change: Callable[[], T]) -> Preview | None:
+    """Run `change` (a service call) up to the moment it would write its audit entry, and
+    return that entry instead of writing it. The exception raised there rolls back the
+    service's own transaction, so nothing changes: the console shows staff exactly the
+    before/after that applying the change will record. A service that refuses the change
+    raises its error as usual; one that records nothing returns None."""
+    token = _previewing.set(True)
+    try:
+        change()
+    except _Previewed as captured:
+        return captured.preview
+    finally:
+        _previewing.reset(token)
+    return None
 
 
 def _lock_chain_head() -> tuple[int, str]:

@@ -238,12 +238,17 @@ class Outcome:
     change: Change | None = None
 
 
-def operation_request(*, actor: Actor, operation: str, params: dict[str, Any],
-                      reason_code: str, ticket_ref: str | None = None) -> Outcome:
+def _operation(operation: str) -> Operation:
     op = OPERATIONS.get(operation)
     if op is None:
         raise ValidationFailed(f"unknown operation {operation!r}",
                                details={"operations": sorted(OPERATIONS)})
+    return op
+
+
+def operation_request(*, actor: Actor, operation: str, params: dict[str, Any],
+                      reason_code: str, ticket_ref: str | None = None) -> Outcome:
+    op = _operation(operation)
     actor.require(op.perm)
     _check_params(operation, params)
     if op.critical and not ticket_ref:
@@ -252,6 +257,26 @@ def operation_request(*, actor: Actor, operation: str, params: dict[str, Any],
         return Outcome(approval=_approval_create(actor, op, params, reason_code, ticket_ref))
     with transaction.atomic(durable=True):
         return _run(actor, op, params, reason_code, ticket_ref)
+
+
+def operation_preview(*, actor: Actor, operation: str, params: dict[str, Any],
+                      reason_code: str, ticket_ref: str | None = None) -> ledger.Preview | None:
+    """The audit entry the operation will write when it takes effect — now, or once approved —
+    computed against the subject as it is now. Nothing is changed (see `ledger.preview`)."""
+    op = _operation(operation)
+    actor.require(op.perm)
+    _check_params(operation, params)
+
+    def run() -> None:
+        with transaction.atomic(durable=True):
+            _run(actor, op, params, reason_code, ticket_ref)
+
+    return ledger.preview(run)
+
+
+def needs_approval(operation: str, params: dict[str, Any]) -> bool:
+    op = _operation(operation)
+    return op.critical or op.needs_approval(params)
 
 
 def _check_params(operation: str, params: dict[str, Any]) -> None:

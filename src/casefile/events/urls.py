@@ -1,0 +1,11 @@
+from django.urls import path
+
+from casefile.events import views
+
+app_name = "events"
+urlpatterns = [
+    path("", views.explorer, name="explorer"),
+    path("export/", views.export, name="export"),
+    path("<str:event_id>/", views.event_page, name="event"),
+    path("<str:event_id>/link/", views.link, name="link"),
+]

@@ -1,0 +1,119 @@
+"""Console screens for events: the explorer (the URL holds the whole query, so a view can be
+shared and the back button works), an event's page, and the audited export."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import orjson
+from django.http import HttpRequest, HttpResponse, QueryDict, StreamingHttpResponse
+from django.shortcuts import render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from casefile.accounts.permissions import Perm, has_perm
+from casefile.audit.actor import Actor
+from casefile.cases.models import Case
+from casefile.cases.selectors import case_get
+from casefile.cases.services import case_event_link
+from casefile.core.console import back, change, instant, query_without, reason, screen
+from casefile.core.errors import ValidationFailed
+from casefile.core.pagination import keyset_page
+from casefile.core.timeutil import isoformat, now
+from casefile.events import selectors, services
+from casefile.events.charts import severity_chart
+from casefile.events.selectors import FILTER_FIELDS, EventFilter
+from casefile.events.severity import Severity, parse_severity
+
+PAGE = 50
+RANGES = {"1h": timedelta(hours=1), "24h": timedelta(days=1), "7d": timedelta(days=7),
+          "30d": timedelta(days=30)}
+
+
+def event_filter(get: QueryDict) -> EventFilter:
+    """The explorer's query (its URL, or the export form that carries it) as a filter."""
+    values = {name: [v.strip() for v in get.getlist(name) if v.strip()] or None
+              for name in FILTER_FIELDS}
+    try:
+        minimum = parse_severity(get["severity"]) if get.get("severity") else None
+    except ValueError as exc:
+        raise ValidationFailed(str(exc)) from None
+    since, until = instant(get.get("since", ""), "since"), instant(get.get("until", ""), "until")
+    last = get.get("last", "")
+    if last in RANGES and since is None:
+        since = (until or now()) - RANGES[last]
+    return EventFilter(**values, min_severity=minimum, since=since, until=until,
+                       q=get.get("q", "").strip() or None)
+
+
+@screen(Perm.EVENTS_VIEW)
+def explorer(request: HttpRequest, actor: Actor) -> HttpResponse:
+    f = event_filter(request.GET)
+    page = keyset_page(selectors.events(f), keys=["occurred_at", "id"],
+                       cursor=request.GET.get("cursor"), limit=PAGE,
+                       key_of=lambda e: [isoformat(e.occurred_at), e.id])
+    context: dict[str, Any] = {
+        "events": page.items, "next_cursor": page.next_cursor,
+        "keep": query_without(request.GET, "cursor"), "get": request.GET,
+        "field_values": [(name, name.replace("_", " ").capitalize(), request.GET.get(name, ""))
+                         for name in FILTER_FIELDS],
+        "severities": [s.label for s in Severity],
+        "ranges": list(RANGES), "filtered": bool(f.as_dict()),
+        "may_link": has_perm(actor.roles, Perm.CASES_EDIT),
+        "may_export": has_perm(actor.roles, Perm.EVENTS_EXPORT),
+    }
+    if not request.GET.get("cursor"):  # the overview belongs to the first page only
+        until = f.until or now()
+        since = f.since or until - timedelta(days=1)
+        bucket = ("minute" if until - since <= timedelta(hours=3) else
+                  "hour" if until - since <= timedelta(days=3) else "day")
+        window = EventFilter(**{**f.__dict__, "since": since, "until": until})
+        context |= {
+            "chart": severity_chart(selectors.severity_histogram(window, bucket=bucket),
+                                    since=since, until=until, bucket=bucket),
+            "top": selectors.top_fingerprints(window, limit=8),
+            "window": (since, until),
+        }
+    return render(request, "events/explorer.html", context)
+
+
+@screen(Perm.EVENTS_VIEW)
+def event_page(request: HttpRequest, actor: Actor, event_id: str) -> HttpResponse:
+    event = selectors.event_get(event_id)
+    cases = Case.objects.filter(event_links__event_id=event.id).order_by("-created_at")[:50]
+    return render(request, "events/event.html", {
+        "event": event, "severity": Severity(event.severity).label, "cases": cases,
+        "raw_payload": orjson.dumps(event.raw_payload, option=orjson.OPT_INDENT_2).decode(),
+        "may_link": has_perm(actor.roles, Perm.CASES_EDIT),
+    })
+
+
+@require_POST
+@screen(Perm.CASES_EDIT)
+def link(request: HttpRequest, actor: Actor, event_id: str) -> HttpResponse:
+    """"Link to case" from a result or an event's page: back to where it was used."""
+    event = selectors.event_get(event_id)
+    code, _ticket = reason(request)
+    case = case_get(request.POST.get("case_id", "").strip())
+    return change(request, lambda: case_event_link(actor=actor, case=case, event_id=event.id,
+                                                   reason_code=code),
+                  done=f"Event {event.id} linked to {case.id}",
+                  redirect_to=back(request, reverse("events:event", args=[event.id])))
+
+
+@require_POST
+@screen(Perm.EVENTS_EXPORT)
+def export(request: HttpRequest, actor: Actor) -> StreamingHttpResponse:
+    """Stream the filtered events as a download. The export is audited before the first byte;
+    the browser's download bar shows its progress as rows arrive."""
+    code, _ticket = reason(request)
+    fmt = request.POST.get("format", "ndjson")
+    # The form carries the explorer's query as hidden fields.
+    lines = services.events_export(actor=actor, event_filter=event_filter(request.POST), fmt=fmt,
+                                   reason_code=code)
+    stamp = now().strftime("%Y%m%dT%H%M%SZ")
+    response = StreamingHttpResponse(lines, content_type="text/csv" if fmt == "csv"
+                                     else "application/x-ndjson")
+    response["Content-Disposition"] = f'attachment; filename="events-{stamp}.{fmt}"'
+    return response

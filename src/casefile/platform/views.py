@@ -1,0 +1,168 @@
+"""Console screens for the platform's tenants and users: their pages with the privileged
+operations (each previewed before it is applied), and the four-eyes approval inbox."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from django.contrib import messages
+from django.db.models import Q
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from casefile.accounts.permissions import Perm, has_perm
+from casefile.audit.actor import Actor
+from casefile.audit.models import AuditEntry
+from casefile.cases.models import Case
+from casefile.core.console import back, reason, screen
+from casefile.core.errors import ValidationFailed
+from casefile.platform import selectors, services
+from casefile.platform.models import Impersonation, PlatformUser
+
+PAGE = 100
+TENANT_OPERATIONS = ("tenant_policy_update", "tenant_credit_add", "tenant_limit_override")
+USER_OPERATIONS = ("user_suspend", "user_unsuspend", "impersonation_start")
+
+
+def _may(actor: Actor, operations: tuple[str, ...]) -> list[str]:
+    return [name for name in operations if has_perm(actor.roles,
+                                                    services.OPERATIONS[name].perm)]
+
+
+@screen(Perm.PLATFORM_VIEW)
+def tenants(request: HttpRequest, actor: Actor) -> HttpResponse:
+    q = request.GET.get("q", "").strip()
+    query = selectors.tenants()
+    if q:
+        query = query.filter(Q(name__icontains=q) | Q(id=q))
+    users = (PlatformUser.objects.filter(Q(email__icontains=q) | Q(id=q)).order_by("email")[:50]
+             if q else [])
+    return render(request, "platform/tenants.html", {"tenants": query[:PAGE], "users": users,
+                                                     "q": q})
+
+
+@screen(Perm.PLATFORM_VIEW)
+def tenant_page(request: HttpRequest, actor: Actor, tenant_id: str) -> HttpResponse:
+    tenant = selectors.tenant_get(tenant_id)
+    details = None
+    if request.method == "POST":  # the audited read of sensitive details
+        code, _ticket = reason(request)
+        details = services.tenant_view_details(actor=actor, tenant=tenant, reason_code=code)
+    return render(request, "platform/tenant.html", {
+        "tenant": tenant, "details": details,
+        "users": tenant.users.order_by("email")[:PAGE],
+        "operations": _may(actor, TENANT_OPERATIONS),
+        "may_details": has_perm(actor.roles, Perm.TENANT_DETAILS),
+        "pending": selectors.approvals("pending").filter(params__tenant_id=tenant.id),
+        "recent": AuditEntry.objects.filter(target_tenant_id=tenant.id).order_by("-seq")[:20]
+        if has_perm(actor.roles, Perm.AUDIT_VIEW) else None,
+        "policy_json": _pretty(tenant.policy), "limits_json": _pretty(tenant.limits),
+    })
+
+
+@screen(Perm.PLATFORM_VIEW)
+def user_page(request: HttpRequest, actor: Actor, user_id: str) -> HttpResponse:
+    user = selectors.platform_user_get(user_id)
+    mine = Impersonation.objects.filter(staff=actor.staff_user, target=user,
+                                        ended_at__isnull=True).order_by("-started_at").first()
+    return render(request, "platform/user.html", {
+        "subject": user, "operations": _may(actor, USER_OPERATIONS),
+        "impersonation": mine,
+        "cases": Case.objects.filter(subject_user=user.id).order_by("-created_at")[:20],
+        "recent": AuditEntry.objects.filter(target_user_id=user.id).order_by("-seq")[:20]
+        if has_perm(actor.roles, Perm.AUDIT_VIEW) else None,
+    })
+
+
+def _pretty(value: Any) -> str:
+    return orjson.dumps(value, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS).decode()
+
+
+def _json_object(text: str, name: str) -> dict[str, Any]:
+    try:
+        value = orjson.loads(text or "{}")
+    except orjson.JSONDecodeError as exc:
+        raise ValidationFailed(f"{name} must be a JSON object: {exc}") from None
+    if not isinstance(value, dict) or not value:
+        raise ValidationFailed(f"{name} must be a JSON object with at least one setting")
+    return value
+
+
+def _whole(text: str, name: str) -> int:
+    if not text.strip().isdigit():
+        raise ValidationFailed(f"{name} must be a whole number")
+    return int(text)
+
+
+def _params(operation: str, post) -> dict[str, Any]:
+    """The operation's parameters from its form; `services` validates them again."""
+    if operation in TENANT_OPERATIONS:
+        params: dict[str, Any] = {"tenant_id": post.get("tenant_id", "")}
+    else:
+        params = {"user_id": post.get("user_id", "")}
+    if operation == "tenant_policy_update":
+        params["policy"] = _json_object(post.get("policy", ""), "policy")
+    elif operation == "tenant_credit_add":
+        params["amount_cents"] = _whole(post.get("amount_cents", ""), "amount_cents")
+    elif operation == "tenant_limit_override":
+        params["limits"] = _json_object(post.get("limits", ""), "limits")
+    elif operation == "user_suspend" and post.get("days", "").strip():
+        params["days"] = _whole(post["days"], "days")
+    elif operation == "impersonation_start":
+        params["minutes"] = _whole(post.get("minutes", ""), "minutes")
+    return params
+
+
+@require_POST
+@screen(Perm.PLATFORM_VIEW)  # each operation names its own permission; the service checks it
+def operation(request: HttpRequest, actor: Actor, name: str) -> HttpResponse:
+    code, ticket = reason(request)
+    params = _params(name, request.POST)
+    if request.POST.get("preview"):
+        entry = services.operation_preview(actor=actor, operation=name, params=params,
+                                           reason_code=code, ticket_ref=ticket)
+        note = ("Needs a second member of staff's approval before it takes effect."
+                if services.needs_approval(name, params) else "")
+        return render(request, "console/_preview.html", {"preview": entry, "note": note})
+    outcome = services.operation_request(actor=actor, operation=name, params=params,
+                                         reason_code=code, ticket_ref=ticket)
+    if outcome.approval is not None:
+        messages.success(request, f"Sent for approval ({outcome.approval.id}): another member "
+                                  "of staff must approve it before it takes effect")
+    else:
+        messages.success(request, f"{services.OPERATIONS[name].action} done")
+    return redirect(back(request))
+
+
+@require_POST
+@screen(Perm.PLATFORM_VIEW)
+def impersonation_end(request: HttpRequest, actor: Actor, session_id: str) -> HttpResponse:
+    session = selectors.impersonation_get(session_id)
+    services.impersonation_end(actor=actor, session=session)
+    messages.success(request, "Impersonation ended")
+    return redirect(back(request))
+
+
+@screen(Perm.PLATFORM_VIEW)
+def approvals(request: HttpRequest, actor: Actor) -> HttpResponse:
+    status = request.GET.get("status", "pending")
+    services.approvals_expire()  # so the inbox never offers a request that can only fail
+    rows = [{"approval": a, "params_json": _pretty(a.params),
+             "may_decide": (a.status == "pending" and a.requested_by_id != actor.staff_user.pk
+                            and services.staff_may(actor.staff_user, a.operation))}
+            for a in selectors.approvals(status if status != "all" else None)[:PAGE]]
+    return render(request, "platform/approvals.html", {"rows": rows, "status": status})
+
+
+@require_POST
+@screen(Perm.PLATFORM_VIEW)
+def approval_decide(request: HttpRequest, actor: Actor, approval_id: str) -> HttpResponse:
+    approval = selectors.approval_get(approval_id)
+    approve = request.POST.get("decision") == "approve"
+    services.approval_decide(actor=actor, approval=approval, approve=approve)
+    verdict = "approved and applied" if approve else "rejected"
+    messages.success(request, f"{approval.operation} {verdict}")
+    return redirect(reverse("platform:approvals"))

@@ -1,0 +1,219 @@
+"""The console in a real browser: each role's view, working a case from the queue to closed,
+the event explorer, a four-eyes platform operation, and the audit viewer showing each of them.
+Assertions are on what the page shows."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from casefile.accounts.roles import Role
+from casefile.audit.models import AuditEntry
+from casefile.events.models import Event
+from casefile.platform import services as platform
+from tests.cases.helpers import open_case
+from tests.conftest import CLI, make_staff
+from tests.events.helpers import ingest
+
+pytestmark = pytest.mark.django_db(transaction=True)
+PASSWORD = "correct horse battery staple"
+SECTIONS = {"Cases", "Events", "Tenants", "Approvals", "Audit"}
+VISIBLE = {
+    Role.VIEWER: {"Cases", "Events", "Tenants", "Approvals"},
+    Role.ANALYST: {"Cases", "Events", "Tenants", "Approvals"},
+    Role.SUPPORT: {"Cases", "Events", "Tenants", "Approvals"},
+    Role.OPS: SECTIONS,
+    Role.ADMIN: SECTIONS,
+}
+
+
+def staff(*roles: Role, email: str | None = None):
+    return make_staff(*roles, email=email, password=PASSWORD)
+
+
+def apply(page: Page, form, reason: str = "INVESTIGATION", *, expect_preview: list[str]):
+    """Choose the reason, preview (assert the before/after shown), then apply."""
+    form.locator("select[name=reason_code]").select_option(reason)
+    form.get_by_role("button", name="Preview").click()
+    preview = form.locator(".preview")
+    for text in expect_preview:
+        expect(preview).to_contain_text(text)
+    form.locator("button[type=submit]").click()
+    page.wait_for_load_state("load")
+
+
+def open_op(page: Page, summary: str):
+    """The form inside the collapsible section titled `summary`, opened."""
+    section = page.locator("details.op", has=page.locator("summary", has_text=summary))
+    if section.get_attribute("open") is None:
+        section.locator("summary").click()
+    return section.locator("form")
+
+
+@pytest.mark.parametrize("role", list(VISIBLE))
+def test_each_role_sees_only_what_it_may(open_browser, role, screenshot):
+    page = open_browser(staff(role), PASSWORD)
+    shown = set(page.locator("header nav a").all_inner_texts())
+    assert shown == VISIBLE[role]
+    page.goto("/audit/")
+    if "Audit" in VISIBLE[role]:
+        expect(page.locator("h1")).to_have_text("Audit ledger")
+    else:
+        expect(page.locator("h1")).to_have_text("Not allowed")
+        if role is Role.VIEWER:
+            screenshot(page, "forbidden")
+
+
+def test_sign_in_page(browser, live_server, screenshot):
+    page = browser.new_page(base_url=live_server.url)
+    page.goto("/cases/")
+    expect(page.locator("h1")).to_have_text("Sign in to Casefile")
+    page.fill("input[name=username]", "nobody@example.com")
+    page.fill("input[name=password]", "wrong password")
+    page.click("button:has-text('Sign in')")
+    expect(page.locator(".problem")).to_contain_text("Wrong e-mail or password")
+    screenshot(page, "sign-in")
+    page.close()
+
+
+def test_work_a_case_from_the_queue_to_closed(open_browser, screenshot):
+    ingest([{"message": "card testing burst from 203.0.113.9", "severity": "warning",
+             "service": "payments", "component": "gateway"}])
+    event = Event.objects.get()
+    for i in range(3):
+        open_case(title=f"Older report {i}", priority=4)
+    case = open_case(title="Stolen card used on order 4411", kind="fraud", priority=1,
+                     subject_user="usr_mallory")
+    analyst = staff(Role.ANALYST, email="ana@example.com")
+    page = open_browser(analyst, PASSWORD)
+
+    expect(page.locator(".empty")).to_contain_text("No open cases are assigned to you")
+    page.get_by_role("navigation", name="Queues").get_by_role("link", name="Unassigned").click()
+    rows = page.locator("#case-rows tbody tr")
+    expect(rows).to_have_count(4)
+    expect(rows.first).to_contain_text("Stolen card used on order 4411")  # P1 first
+    screenshot(page, "case-queue")
+    rows.first.get_by_role("link", name="Stolen card used on order 4411").click()
+    expect(page.locator("h1")).to_contain_text("Stolen card used on order 4411")
+
+    apply(page, open_op(page, "Assign"), expect_preview=["CASE_ASSIGNED", "assigned_to",
+                                                          analyst.id])
+    expect(page.locator("#case-assignee")).to_have_text("ana@example.com")
+    for to in ("triage", "investigating"):
+        form = open_op(page, "Change status")
+        form.locator("select[name=status]").select_option(to)
+        apply(page, form, expect_preview=["CASE_STATUS_CHANGED", "status", to])
+        expect(page.locator("#case-status")).to_have_text(to)
+
+    form = open_op(page, "Add a note")
+    form.locator("textarea[name=content]").fill("Same BIN as last week's ring.")
+    apply(page, form, expect_preview=["CASE_NOTE_ADDED"])
+    form = open_op(page, "Tags")
+    form.locator("input[name=name]").fill("card-testing")
+    apply(page, form, expect_preview=["CASE_TAGGED", "card-testing"])
+    expect(page.locator("#case-tags")).to_contain_text("card-testing")
+    form = open_op(page, "Link an event")
+    form.locator("input[name=event_id]").fill(event.id)
+    apply(page, form, expect_preview=["EVENT_LINKED", "linked", "false", "true"])
+    expect(page.locator("#linked-events")).to_contain_text("card testing burst")
+
+    action = page.locator("form[action$='/actions/']")
+    action.locator("select[name=action]").select_option("suspend")
+    action.locator("input[name=days]").fill("7")
+    apply(page, action, "FRAUD_SIGNAL", expect_preview=["CASE_ACTION_SUSPEND", "usr_mallory"])
+    timeline = page.locator("#timeline")
+    for text in ("new → triage", "triage → investigating", "Same BIN as last week's ring.",
+                 "Linked event", "Action suspend"):
+        expect(timeline).to_contain_text(text)
+
+    form = open_op(page, "Change status")
+    form.locator("select[name=status]").select_option("resolved")
+    apply(page, form, expect_preview=["resolved"])
+    action = page.locator("form[action$='/actions/']")
+    action.locator("select[name=action]").select_option("close")
+    action.locator("textarea[name=message]").fill("Account suspended, chargebacks filed.")
+    apply(page, action, "FRAUD_SIGNAL", expect_preview=["CASE_ACTION_CLOSE", "closed"])
+    expect(page.locator("#case-status")).to_have_text("closed")
+    expect(page.locator("#timeline")).to_contain_text("resolved → closed")
+    screenshot(page, "case-page")
+    assert AuditEntry.objects.filter(resource=f"case:{case.id}").count() == 10
+
+
+def test_explorer_filters_in_the_url_and_links_an_event(open_browser, screenshot):
+    ingest([{"message": f"disk {i} at 9{i}% on db-{i % 2}", "severity": "warning",
+             "service": "storage", "component": f"db-{i % 2}"} for i in range(6)]
+           + [{"message": "payment provider timeout", "severity": "error",
+               "service": "billing", "component": "psp"},
+              {"message": "user logged in", "severity": "info", "service": "auth"}])
+    case = open_case(title="Storage pressure on db cluster", kind="incident")
+    page = open_browser(staff(Role.OPS), PASSWORD)
+    page.goto("/events/")
+    expect(page.locator("#event-rows tr")).to_have_count(8)
+    filters = page.locator("#event-filters")
+    filters.locator("input[name=service]").fill("storage")
+    filters.locator("select[name=severity]").select_option("warning")
+    filters.get_by_role("button", name="Filter").click()
+    expect(page).to_have_url(re.compile(r"service=storage.*severity=warning"))
+    expect(page.locator("#event-rows tr")).to_have_count(6)
+    expect(page.locator("#top-recurring")).to_contain_text("disk")
+    expect(page.locator("svg.chart rect").first).to_be_visible()
+    screenshot(page, "event-explorer")
+
+    page.locator("#event-rows a", has_text="disk 3").first.click()
+    expect(page.locator("#raw-payload")).to_contain_text('"service": "storage"')
+    page.go_back()
+    expect(page).to_have_url(re.compile(r"service=storage"))
+    expect(page.locator("#event-rows tr")).to_have_count(6)
+
+    page.locator("#event-rows a", has_text="disk 3").first.click()
+    page.locator("summary", has_text="Link to case").click()
+    form = page.locator("details[open] form")
+    form.locator("input[name=case_id]").fill(case.id)
+    form.locator("select[name=reason_code]").select_option("INVESTIGATION")
+    form.get_by_role("button", name="Link").click()
+    expect(page.locator(".messages")).to_contain_text(f"linked to {case.id}")
+    expect(page.locator("#event-cases")).to_contain_text("Storage pressure on db cluster")
+    screenshot(page, "event-page")
+
+
+def test_four_eyes_platform_operation_then_audit_viewer(open_browser, settings, screenshot):
+    settings.FOUR_EYES_CREDIT_CENTS = 10_000
+    platform.tenant_upsert(actor=CLI, tenant_id="ten_acme", name="Acme Corp",
+                           policy={"uploads": True}, limits={"seats": 10})
+    platform.platform_user_upsert(actor=CLI, user_id="usr_alpha", email="alpha@acme.test",
+                                  tenant_id="ten_acme")
+    requester = open_browser(staff(Role.SUPPORT, email="sam@example.com"), PASSWORD)
+    requester.goto("/platform/tenants/")
+    requester.get_by_role("link", name="Acme Corp").click()
+    form = open_op(requester, "Add credit")
+    form.locator("input[name=amount_cents]").fill("25000")
+    apply(requester, form, "CUSTOMER_REQUEST",
+          expect_preview=["BILLING_CREDIT_ADD", "credit_balance_cents", "25000", "approval"])
+    expect(requester.locator(".messages")).to_contain_text("Sent for approval")
+    expect(requester.locator("#tenant-credit")).to_have_text("0¢")
+    requester.goto("/platform/approvals/")
+    expect(requester.locator("#approval-rows")).to_contain_text("someone else must decide")
+
+    approver = open_browser(staff(Role.ADMIN, email="alex@example.com"), PASSWORD)
+    approver.goto("/platform/approvals/")
+    expect(approver.locator("#approval-rows")).to_contain_text("tenant_credit_add")
+    screenshot(approver, "approvals")
+    approver.get_by_role("button", name="Approve").click()
+    expect(approver.locator(".messages")).to_contain_text("approved and applied")
+    approver.goto("/platform/tenants/ten_acme/")
+    expect(approver.locator("#tenant-credit")).to_have_text("25000¢")
+    screenshot(approver, "tenant-page")
+
+    approver.goto("/audit/?action=BILLING_CREDIT_ADD")
+    expect(approver.locator("#ledger-state")).to_contain_text("Last verify")
+    expect(approver.locator("#audit-rows tr")).to_have_count(1)
+    screenshot(approver, "audit-ledger")
+    approver.locator("#audit-rows a", has_text="BILLING_CREDIT_ADD").click()
+    diff = approver.locator("table.diff")
+    expect(diff).to_contain_text("credit_balance_cents")
+    expect(diff.locator("td.del")).to_have_text("0")
+    expect(diff.locator("td.ins")).to_have_text("25000")
+    expect(approver.locator("main")).to_contain_text("sam@example.com")  # the requester acted
+    screenshot(approver, "audit-entry")
