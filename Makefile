@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: run test bench lint install clean
+.PHONY: run test bench lint screenshots install clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,10 @@ test: install
 
 bench: install
 	PATH="$(abspath $(BIN)):$$PATH" bash scripts/run-bench
+
+# The console's screenshots in docs/, retaken by its browser tests (needs /usr/bin/chromium).
+screenshots: install
+	CASEFILE_SCREENSHOT_DIR=docs/screenshots $(BIN)/python -m pytest -q tests/console/test_browser.py
 
 lint: install
 	$(BIN)/ruff check src tests bench

@@ -54,7 +54,7 @@ def _client():
     return client
 
 
-def _load(have: int, want: int) -> None:
+def _load(have: int, want: int, start: datetime | None = None) -> None:
     """COPY events have..want (normalised with the real code), indexes dropped meanwhile."""
     from django.db import connection
 
@@ -70,7 +70,7 @@ def _load(have: int, want: int) -> None:
         received = now()
         # One stream spread over the same 20 days whatever the size: the size is the density.
         with cursor.cursor.copy(f"COPY event ({', '.join(COLUMNS)}) FROM STDIN") as copy:
-            for i, record in enumerate(records(want, seed=11)):
+            for i, record in enumerate(records(want, seed=11, start=start)):
                 if i < have:
                     continue
                 copy.write_row(normalise(record, default_source="bench",

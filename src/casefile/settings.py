@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "django_tasks",
     "django_tasks_db",
     "django_htmx",
+    "ninja",  # serves Swagger UI from its own static files (no CDN, so the CSP holds)
     "casefile.core",
     "casefile.accounts",
     "casefile.audit",

@@ -213,3 +213,8 @@ def test_empty_states(db):
     assert "Nothing has been ingested yet" in client.get("/events/").content.decode()
     assert "The platform has not synced any tenant yet" in client.get(
         "/platform/tenants/").content.decode()
+
+
+def test_api_docs_load_their_assets_from_here(db):
+    html = Client().get("/api/v1/docs").content.decode()
+    assert "/static/ninja/swagger-ui-bundle.js" in html and "cdn." not in html
