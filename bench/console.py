@@ -28,10 +28,10 @@ def main() -> None:
     args = parser.parse_args()
     fresh_database("_console")
 
-    import cases as cases_bench
-    import search as search_bench
     from django.test import Client
 
+    import cases as cases_bench
+    import search as search_bench
     from casefile.accounts import services as accounts
     from casefile.accounts.roles import Role
     from casefile.audit.actor import Actor
