@@ -217,3 +217,23 @@ def test_four_eyes_platform_operation_then_audit_viewer(open_browser, settings, 
     expect(diff.locator("td.ins")).to_have_text("25000")
     expect(approver.locator("main")).to_contain_text("sam@example.com")  # the requester acted
     screenshot(approver, "audit-entry")
+
+
+def test_upload_events_shows_progress_then_the_result(open_browser, tmp_path, screenshot):
+    lines = [f'{{"message": "job {i} finished in {i} ms", "service": "batch"}}'
+             for i in range(5000)]
+    lines[41] = "{broken"
+    upload = tmp_path / "events.ndjson"
+    upload.write_text("\n".join(lines) + "\n")
+    page = open_browser(staff(Role.OPS), PASSWORD)
+    page.goto("/events/")
+    page.get_by_role("link", name="Upload events").click()
+    page.set_input_files("input[name=file]", str(upload))
+    page.get_by_role("button", name="Upload and ingest").click()
+    summary = page.locator("#ingest-summary")
+    expect(summary).to_contain_text("4999 stored")
+    expect(summary).to_contain_text("1 refused")
+    expect(summary.locator("td.num")).to_have_text("42")
+    expect(page.locator("progress[data-upload]")).to_have_attribute("value", "100")
+    screenshot(page, "event-upload")
+    assert Event.objects.filter(source="console").count() == 4999

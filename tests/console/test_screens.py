@@ -218,3 +218,62 @@ def test_empty_states(db):
 def test_api_docs_load_their_assets_from_here(db):
     html = Client().get("/api/v1/docs").content.decode()
     assert "/static/ninja/swagger-ui-bundle.js" in html and "cdn." not in html
+
+
+def test_upload_events_reports_stored_and_refused_lines(db):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    client, _ = signed_in(Role.OPS)
+    body = (b'{"message": "disk full", "severity": "error"}\n{not json\n'
+            b'{"message": "disk full again", "severity": "error"}\n')
+    first = client.post("/events/ingest/", {
+        "file": SimpleUploadedFile("batch.ndjson", body), "format": "ndjson"},
+        headers={"HX-Request": "true"}).content.decode()
+    assert "<strong>2</strong> stored" in first and "<strong>1</strong> refused" in first
+    assert '<td class="num">2</td>' in first  # the bad line, by number
+    again = client.post("/events/ingest/", {
+        "file": SimpleUploadedFile("batch.ndjson", body), "format": "ndjson"},
+        headers={"HX-Request": "true"}).content.decode()
+    assert "<strong>0</strong> stored" in again and "<strong>2</strong> already present" in again
+
+
+def test_only_ingesting_roles_may_upload(db):
+    client, _ = signed_in(Role.ANALYST)
+    assert client.get("/events/ingest/").status_code == 403
+    assert "Upload events" not in client.get("/events/").content.decode()
+
+
+def test_bulk_change_reports_each_case_it_could_not_change(world):
+    client, _ = signed_in(Role.ANALYST)
+    fresh = open_case(title="Second")
+    closed = open_case(title="Done")
+    client.post(f"/cases/{closed.id}/actions/", {"action": "close", "reason_code": "OPERATIONS"})
+    page = client.post("/cases/bulk/", {
+        "case_ids": [world["case"].id, fresh.id, closed.id], "operation": "status",
+        "value": "triage", "reason_code": "INVESTIGATION"}, follow=True).content.decode()
+    assert "status: 2 of 3 cases changed" in page
+    assert f"{closed.id}: a closed case cannot move to triage" in page
+    assert set(Case.objects.filter(status="triage").values_list("id", flat=True)) == {
+        world["case"].id, fresh.id}
+
+
+def test_impersonation_through_the_console_is_approved_marked_and_ended(world):
+    requester, me = signed_in(Role.ADMIN)
+    approver, _ = signed_in(Role.ADMIN)
+    form = {"user_id": "usr_alpha", "minutes": "15", "reason_code": "SECURITY_INCIDENT"}
+    refused = requester.post("/platform/operations/impersonation_start/", form, follow=True)
+    assert "a ticket reference is required" in refused.content.decode()
+    requester.post("/platform/operations/impersonation_start/", {**form, "ticket_ref": "INC-7"})
+    approval = Approval.objects.get(operation="impersonation_start")
+    approver.post(f"/platform/approvals/{approval.id}/", {"decision": "approve"})
+
+    page = requester.get("/platform/users/usr_alpha/").content.decode()
+    assert "You are impersonating this user" in page
+    requester.post(f"/cases/{world['case'].id}/notes/",
+                   {"content": "checked as the user", "reason_code": "SECURITY_INCIDENT"})
+    note = AuditEntry.objects.get(action="CASE_NOTE_ADDED")
+    session_id = note.metadata["impersonation_id"]
+    requester.post(f"/platform/impersonations/{session_id}/end/")
+    assert "You are impersonating" not in requester.get(
+        "/platform/users/usr_alpha/").content.decode()
+    assert AuditEntry.objects.filter(action="IMPERSONATION_END").count() == 1

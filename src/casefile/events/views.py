@@ -7,6 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 import orjson
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse, QueryDict, StreamingHttpResponse
 from django.shortcuts import render
 from django.urls import reverse
@@ -21,7 +22,7 @@ from casefile.core.console import back, change, instant, query_without, reason, 
 from casefile.core.errors import ValidationFailed
 from casefile.core.pagination import keyset_page
 from casefile.core.timeutil import isoformat, now
-from casefile.events import selectors, services
+from casefile.events import parsing, selectors, services
 from casefile.events.charts import severity_chart
 from casefile.events.selectors import FILTER_FIELDS, EventFilter
 from casefile.events.severity import Severity, parse_severity
@@ -62,6 +63,7 @@ def explorer(request: HttpRequest, actor: Actor) -> HttpResponse:
         "ranges": list(RANGES), "filtered": bool(f.as_dict()),
         "may_link": has_perm(actor.roles, Perm.CASES_EDIT),
         "may_export": has_perm(actor.roles, Perm.EVENTS_EXPORT),
+        "may_ingest": has_perm(actor.roles, Perm.EVENTS_INGEST),
     }
     if not request.GET.get("cursor"):  # the overview belongs to the first page only
         until = f.until or now()
@@ -87,6 +89,24 @@ def event_page(request: HttpRequest, actor: Actor, event_id: str) -> HttpRespons
         "raw_payload": orjson.dumps(event.raw_payload, option=orjson.OPT_INDENT_2).decode(),
         "may_link": has_perm(actor.roles, Perm.CASES_EDIT),
     })
+
+
+@screen(Perm.EVENTS_INGEST)
+def ingest(request: HttpRequest, actor: Actor) -> HttpResponse:
+    """Upload a file of events. The page shows the upload's progress (htmx reports it), then
+    what was stored and which lines were refused, by line number."""
+    if request.method != "POST":
+        return render(request, "events/ingest.html", {
+            "formats": parsing.FORMATS, "limit_mb": settings.MAX_REQUEST_BYTES // 2**20})
+    upload = request.FILES.get("file")
+    if upload is None:
+        raise ValidationFailed("choose a file to upload")
+    try:
+        result = services.events_ingest(actor=actor, data=upload.read(),  # <= MAX_REQUEST_BYTES
+                                        fmt=request.POST.get("format", "auto"), source="console")
+    except parsing.UnusableInput as exc:
+        raise ValidationFailed(str(exc)) from None
+    return render(request, "events/_ingested.html", {"result": result, "name": upload.name})
 
 
 @require_POST
