@@ -33,13 +33,16 @@ def staff(*roles: Role, email: str | None = None):
     return make_staff(*roles, email=email, password=PASSWORD)
 
 
-def apply(page: Page, form, reason: str = "INVESTIGATION", *, expect_preview: list[str]):
+def apply(page: Page, form, reason: str = "INVESTIGATION", *, expect_preview: list[str],
+          before_applying=None):
     """Choose the reason, preview (assert the before/after shown), then apply."""
     form.locator("select[name=reason_code]").select_option(reason)
     form.get_by_role("button", name="Preview").click()
     preview = form.locator(".preview")
     for text in expect_preview:
         expect(preview).to_contain_text(text)
+    if before_applying:
+        before_applying(page)
     form.locator("button[type=submit]").click()
     page.wait_for_load_state("load")
 
@@ -190,7 +193,8 @@ def test_four_eyes_platform_operation_then_audit_viewer(open_browser, settings, 
     form = open_op(requester, "Add credit")
     form.locator("input[name=amount_cents]").fill("25000")
     apply(requester, form, "CUSTOMER_REQUEST",
-          expect_preview=["BILLING_CREDIT_ADD", "credit_balance_cents", "25000", "approval"])
+          expect_preview=["BILLING_CREDIT_ADD", "credit_balance_cents", "25000", "approval"],
+          before_applying=lambda page: screenshot(page, "operation-preview"))
     expect(requester.locator(".messages")).to_contain_text("Sent for approval")
     expect(requester.locator("#tenant-credit")).to_have_text("0¢")
     requester.goto("/platform/approvals/")
