@@ -277,3 +277,45 @@ def test_impersonation_through_the_console_is_approved_marked_and_ended(world):
     assert "You are impersonating" not in requester.get(
         "/platform/users/usr_alpha/").content.decode()
     assert AuditEntry.objects.filter(action="IMPERSONATION_END").count() == 1
+
+
+def test_authors_edit_their_notes_and_the_old_text_is_kept(world):
+    client, me = signed_in(Role.ANALYST)
+    case = world["case"]
+    client.post(f"/cases/{case.id}/notes/", {"content": "frist", "reason_code": "OPERATIONS"})
+    note = case.notes.get()
+    page = client.get(f"/cases/{case.id}/").content.decode()
+    assert f"/cases/{case.id}/notes/{note.pk}/" in page  # the author gets the edit form
+    preview = client.post(f"/cases/{case.id}/notes/{note.pk}/", {
+        "content": "first", "reason_code": "OPERATIONS", "preview": "1"},
+        headers={"HX-Request": "true"}).content.decode()
+    assert "CASE_NOTE_EDITED" in preview and "frist" in preview and "first" in preview
+    client.post(f"/cases/{case.id}/notes/{note.pk}/",
+                {"content": "first", "reason_code": "OPERATIONS"})
+    page = client.get(f"/cases/{case.id}/").content.decode()
+    assert "edited, 1 earlier version kept" in page
+    other, _ = signed_in(Role.ANALYST)
+    edit_url = f"/cases/{case.id}/notes/{note.pk}/"
+    assert edit_url not in other.get(f"/cases/{case.id}/").content.decode()
+    refused = other.post(edit_url, {"content": "mine now", "reason_code": "OPERATIONS"})
+    assert refused.status_code == 403
+    assert "only a note&#x27;s author may edit it" in refused.content.decode()
+
+
+def test_search_sorts_most_urgent_first_across_pages(world):
+    client, _ = signed_in(Role.ANALYST)
+    for priority in (5, 1, 3, 1, 2):
+        open_case(title=f"sortable P{priority}", priority=priority)
+    from casefile.cases import views
+
+    original, views.PAGE = views.PAGE, 2
+    try:
+        seen, url = [], "/cases/?queue=search&q=sortable&sort=urgent"
+        while url:
+            response = client.get(url)
+            seen += [c.priority for c in response.context["rows"]]
+            cursor = response.context["next_cursor"]
+            url = f"/cases/?queue=search&q=sortable&sort=urgent&cursor={cursor}" if cursor else ""
+    finally:
+        views.PAGE = original
+    assert seen == [1, 1, 2, 3, 5]

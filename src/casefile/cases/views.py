@@ -6,6 +6,7 @@ previews the audit entry (before/after) on request and applies it otherwise.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from django.contrib import messages
@@ -29,7 +30,8 @@ PAGE = 50
 QUEUE_TABS = [("mine", "Mine"), ("unassigned", "Unassigned"), ("breaching", "Breaching soon"),
               ("breached", "Breached"), ("search", "All cases")]
 # Sort orders a search may ask for: the keyset keys (all one direction, the last unique).
-SEARCH_SORTS = {"newest": (["created_at", "id"], True), "oldest": (["created_at", "id"], False)}
+SEARCH_SORTS = {"newest": (["created_at", "id"], True), "oldest": (["created_at", "id"], False),
+                "urgent": (["priority", "created_at", "id"], False)}
 ACTION_FIELDS = ("user_id", "order_id", "amount_cents", "currency", "days", "due_days", "message")
 WHOLE_NUMBERS = ("amount_cents", "days", "due_days")
 
@@ -58,7 +60,8 @@ def queue(request: HttpRequest, actor: Actor) -> HttpResponse:
         keys, descending = SEARCH_SORTS.get(request.GET.get("sort", ""), SEARCH_SORTS["newest"])
         page = keyset_page(selectors.cases(case_filter), keys=keys,
                            cursor=request.GET.get("cursor"), limit=PAGE, descending=descending,
-                           key_of=lambda c: [isoformat(c.created_at), c.id])
+                           key_of=lambda c: [isoformat(v) if isinstance(v, datetime) else v
+                                             for v in (getattr(c, k) for k in keys)])
         rows, next_cursor = page.items, page.next_cursor
     else:
         hours = int(request.GET.get("hours") or 4) if request.GET.get(
@@ -110,7 +113,9 @@ def case_page(request: HttpRequest, actor: Actor, case_id: str) -> HttpResponse:
     emails = dict(StaffUser.objects.filter(pk__in={i["actor"] for i in timeline})
                   .values_list("id", "email"))
     for item in timeline:
-        item["actor"] = emails.get(item["actor"], item["actor"])
+        item["actor_id"], item["actor"] = item["actor"], emails.get(item["actor"], item["actor"])
+        if item["type"] == "note":
+            item["preview_id"] = f"preview-note-{item['note_id']}"
     return render(request, "cases/case.html", {
         "case": case, "tags": sorted(t.tag.name for t in case.case_tags.all()),
         "timeline": timeline,
@@ -185,6 +190,17 @@ def case_note(request: HttpRequest, actor: Actor, case_id: str) -> HttpResponse:
     return change(request, lambda: services.case_note_add(
         actor=actor, case=case, content=request.POST.get("content", ""), reason_code=code),
         done="Note added", redirect_to=_to(case))
+
+
+@_post(Perm.CASES_EDIT)
+def case_note_edit(request: HttpRequest, actor: Actor, case_id: str, note_id: int
+                   ) -> HttpResponse:
+    case = _case(case_id)
+    note = selectors.note_get(case, note_id)
+    code, _ticket = reason(request)
+    return change(request, lambda: services.case_note_edit(
+        actor=actor, note=note, content=request.POST.get("content", ""), reason_code=code),
+        done="Note edited (the earlier text is kept)", redirect_to=_to(case))
 
 
 @_post(Perm.CASES_EDIT)
