@@ -28,3 +28,19 @@ def fresh_database(name_suffix: str = "") -> str:
 
     call_command("migrate", verbosity=0)
     return url
+
+
+def latency(client, url: str, repeat: int) -> tuple[float, float]:
+    """(p50, p95) in ms of `repeat` GETs of `url` after one warm-up; every answer must be 200."""
+    import statistics
+    import time
+
+    client.get(url)  # warm-up: plan caches, first connection
+    timings = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        response = client.get(url)
+        timings.append((time.perf_counter() - start) * 1000)
+        assert response.status_code == 200, (url, response.status_code, response.content[:300])
+    timings.sort()
+    return statistics.median(timings), timings[min(len(timings) - 1, int(0.95 * len(timings)))]

@@ -7,13 +7,12 @@ entries, beside a bare /api/v1/health request in the same run (API in-process: s
 import argparse
 import os
 import random
-import statistics
 import sys
 import time
 from datetime import timedelta
 
 sys.path.insert(0, os.path.dirname(__file__))
-from _setup import fresh_database  # noqa: E402
+from _setup import fresh_database, latency  # noqa: E402
 
 WORDS = ("refund chargeback harassment spam phishing copyright counterfeit fake review "
          "listing payment dispute account takeover scam impersonation abuse").split()
@@ -51,16 +50,8 @@ def main() -> None:
         "timeline (40 items)": f"/api/v1/cases/{rich}/timeline",
     }
     for name, url in queries.items():
-        client.get(url)
-        timings = []
-        for _ in range(args.repeat):
-            start = time.perf_counter()
-            response = client.get(url)
-            timings.append((time.perf_counter() - start) * 1000)
-            assert response.status_code == 200, response.content[:300]
-        timings.sort()
-        p95 = timings[min(len(timings) - 1, int(0.95 * len(timings)))]
-        print(f"  {name:<26} p50 {statistics.median(timings):7.1f} ms   p95 {p95:7.1f} ms")
+        p50, p95 = latency(client, url, args.repeat)
+        print(f"  {name:<26} p50 {p50:7.1f} ms   p95 {p95:7.1f} ms")
 
 
 def _staff():

@@ -9,13 +9,12 @@ network), printing p50/p95 per query.
 
 import argparse
 import os
-import statistics
 import sys
 import time
 from datetime import UTC, datetime, timedelta
 
 sys.path.insert(0, os.path.dirname(__file__))
-from _setup import fresh_database  # noqa: E402
+from _setup import fresh_database, latency  # noqa: E402
 from eventgen import records  # noqa: E402
 
 START = datetime(2026, 11, 1, tzinfo=UTC)
@@ -108,16 +107,8 @@ def _measure(client, repeat: int) -> None:
     for name, url in _queries().items():
         if url is None:
             url = _deep_cursor(client, 20)
-        client.get(url)  # warm-up: plan caches, first connection
-        timings = []
-        for _ in range(repeat):
-            t0 = time.perf_counter()
-            response = client.get(url)
-            timings.append((time.perf_counter() - t0) * 1000)
-            assert response.status_code == 200, response.content[:300]
-        timings.sort()
-        p95 = timings[min(len(timings) - 1, int(0.95 * len(timings)))]
-        print(f"  {name:<30} p50 {statistics.median(timings):7.1f} ms   p95 {p95:7.1f} ms")
+        p50, p95 = latency(client, url, repeat)
+        print(f"  {name:<30} p50 {p50:7.1f} ms   p95 {p95:7.1f} ms")
 
 
 def _deep_cursor(client, pages: int) -> str:

@@ -129,10 +129,6 @@ def case_page(request: HttpRequest, actor: Actor, case_id: str) -> HttpResponse:
     })
 
 
-def _case(case_id: str) -> Case:
-    return selectors.case_get(case_id)
-
-
 def _post(perm: Perm):
     """A change to one case: POST only, `perm` checked, back to the case page afterwards."""
     def decorate(view):
@@ -146,7 +142,7 @@ def _to(case: Case) -> str:
 
 @_post(Perm.CASES_EDIT)
 def case_update(request: HttpRequest, actor: Actor, case_id: str) -> HttpResponse:
-    case = _case(case_id)
+    case = selectors.case_get(case_id)
     code, _ticket = reason(request)
     changes: dict[str, Any] = {}
     for name in ("title", "summary", "kind", "subject_user", "order_id"):
@@ -161,7 +157,7 @@ def case_update(request: HttpRequest, actor: Actor, case_id: str) -> HttpRespons
 
 @_post(Perm.CASES_EDIT)
 def case_assign(request: HttpRequest, actor: Actor, case_id: str) -> HttpResponse:
-    case = _case(case_id)
+    case = selectors.case_get(case_id)
     code, _ticket = reason(request)
     wanted = request.POST.get("assignee", "")
     assignee = (actor.staff_user if wanted == "me" else
@@ -175,7 +171,7 @@ def case_assign(request: HttpRequest, actor: Actor, case_id: str) -> HttpRespons
 
 @_post(Perm.CASES_EDIT)
 def case_status(request: HttpRequest, actor: Actor, case_id: str) -> HttpResponse:
-    case = _case(case_id)
+    case = selectors.case_get(case_id)
     code, _ticket = reason(request)
     to = request.POST.get("status", "")
     return change(request, lambda: services.case_transition(
@@ -185,7 +181,7 @@ def case_status(request: HttpRequest, actor: Actor, case_id: str) -> HttpRespons
 
 @_post(Perm.CASES_EDIT)
 def case_note(request: HttpRequest, actor: Actor, case_id: str) -> HttpResponse:
-    case = _case(case_id)
+    case = selectors.case_get(case_id)
     code, _ticket = reason(request)
     return change(request, lambda: services.case_note_add(
         actor=actor, case=case, content=request.POST.get("content", ""), reason_code=code),
@@ -195,7 +191,7 @@ def case_note(request: HttpRequest, actor: Actor, case_id: str) -> HttpResponse:
 @_post(Perm.CASES_EDIT)
 def case_note_edit(request: HttpRequest, actor: Actor, case_id: str, note_id: int
                    ) -> HttpResponse:
-    case = _case(case_id)
+    case = selectors.case_get(case_id)
     note = selectors.note_get(case, note_id)
     code, _ticket = reason(request)
     return change(request, lambda: services.case_note_edit(
@@ -205,7 +201,7 @@ def case_note_edit(request: HttpRequest, actor: Actor, case_id: str, note_id: in
 
 @_post(Perm.CASES_EDIT)
 def case_tag(request: HttpRequest, actor: Actor, case_id: str) -> HttpResponse:
-    case = _case(case_id)
+    case = selectors.case_get(case_id)
     code, _ticket = reason(request)
     name = request.POST.get("name", "")
     if request.POST.get("remove"):
@@ -219,9 +215,8 @@ def case_tag(request: HttpRequest, actor: Actor, case_id: str) -> HttpResponse:
 
 @_post(Perm.CASES_EDIT)
 def case_link(request: HttpRequest, actor: Actor, case_id: str) -> HttpResponse:
-    """Link (or, with `remove`, unlink) an event; also the target of "link to case" in the
-    event explorer, which returns there."""
-    case = _case(case_id)
+    """Link (or, with `remove`, unlink) an event by its id."""
+    case = selectors.case_get(case_id)
     code, _ticket = reason(request)
     event_id = request.POST.get("event_id", "").strip()
     if request.POST.get("remove"):
@@ -230,12 +225,12 @@ def case_link(request: HttpRequest, actor: Actor, case_id: str) -> HttpResponse:
             done=f"Event {event_id} unlinked", redirect_to=_to(case))
     return change(request, lambda: services.case_event_link(
         actor=actor, case=case, event_id=event_id, reason_code=code),
-        done=f"Event {event_id} linked to {case.id}", redirect_to=back(request, _to(case)))
+        done=f"Event {event_id} linked", redirect_to=_to(case))
 
 
 @_post(Perm.CASES_VIEW)  # each action names its own permission; the service checks it
 def case_action(request: HttpRequest, actor: Actor, case_id: str) -> HttpResponse:
-    case = _case(case_id)
+    case = selectors.case_get(case_id)
     code, ticket = reason(request)
     name = request.POST.get("action", "")
     kind = CASE_ACTIONS.get(name)

@@ -92,15 +92,12 @@ def back(request: HttpRequest, default: str = "/") -> str:
 
 
 def change(request: HttpRequest, apply: Callable[[], object], *, done: str,
-           redirect_to: str, preview: Callable[[], ledger.Preview | None] | None = None,
-           note: str = "") -> HttpResponse:
+           redirect_to: str) -> HttpResponse:
     """Preview or apply one audited change. With `preview` in the form, run the service up to
     its audit entry and show that entry's before/after (nothing is changed); otherwise apply
-    it and return to `redirect_to` with `done` as the confirmation. `preview` replaces the
-    default dry run where the entry that matters is not the first one `apply` writes."""
+    it and return to `redirect_to` with `done` as the confirmation."""
     if request.POST.get("preview"):
-        entry = preview() if preview else ledger.preview(apply)
-        return render(request, "console/_preview.html", {"preview": entry, "note": note})
+        return render(request, "console/_preview.html", {"preview": ledger.preview(apply)})
     apply()
     messages.success(request, done)
     return redirect(redirect_to)
