@@ -134,7 +134,9 @@ def operation(request: HttpRequest, actor: Actor, name: str) -> HttpResponse:
                                   "of staff must approve it before it takes effect")
     else:
         messages.success(request, f"{services.OPERATIONS[name].action} done")
-    return redirect(back(request))
+    subject = (reverse("platform:tenant", args=[params["tenant_id"]]) if "tenant_id" in params
+               else reverse("platform:user", args=[params["user_id"]]))
+    return redirect(back(request, subject))
 
 
 @require_POST

@@ -1,0 +1,143 @@
+"""Every console form that writes, declared once and posted by every role: the roles the
+permission matrix allows get through and leave exactly one audit entry of the expected action,
+by them; every other role gets 403 and leaves none. (Reads are covered by
+test_screens.py::pages; the API has its own table in tests/api_cases.py.)"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
+
+from casefile.accounts.permissions import Perm, has_perm
+from casefile.accounts.roles import Role
+from casefile.audit.actor import Actor
+from casefile.audit.models import AuditEntry
+from casefile.events.models import Event
+from casefile.platform import services as platform
+from tests.cases.helpers import open_case
+from tests.conftest import CLI, make_staff
+from tests.events.helpers import ingest
+
+pytestmark = pytest.mark.django_db
+ROLES = [Role.VIEWER, Role.ANALYST, Role.SUPPORT, Role.OPS, Role.ADMIN]
+REASON = {"reason_code": "OPERATIONS"}
+
+
+@dataclass(frozen=True)
+class Write:
+    url: Callable[[dict], str]
+    form: Callable[[dict], dict[str, Any]]
+    perm: Perm
+    action: str | None  # the audit entry it writes (None: not an audited change)
+
+
+WRITES: dict[str, Write] = {
+    "case open": Write(lambda w: "/cases/new/",
+                       lambda w: {"kind": "report", "title": "Spam wave", **REASON},
+                       Perm.CASES_EDIT, "CASE_CREATED"),
+    "case update": Write(lambda w: f"/cases/{w['case'].id}/update/",
+                         lambda w: {"title": "Renamed", **REASON}, Perm.CASES_EDIT,
+                         "CASE_UPDATED"),
+    "case assign": Write(lambda w: f"/cases/{w['case'].id}/assign/",
+                         lambda w: {"assignee": "me", **REASON}, Perm.CASES_EDIT,
+                         "CASE_ASSIGNED"),
+    "case status": Write(lambda w: f"/cases/{w['case'].id}/status/",
+                         lambda w: {"status": "triage", **REASON}, Perm.CASES_EDIT,
+                         "CASE_STATUS_CHANGED"),
+    "case note": Write(lambda w: f"/cases/{w['case'].id}/notes/",
+                       lambda w: {"content": "seen", **REASON}, Perm.CASES_EDIT,
+                       "CASE_NOTE_ADDED"),
+    "case tag": Write(lambda w: f"/cases/{w['case'].id}/tags/",
+                      lambda w: {"name": "vip", **REASON}, Perm.CASES_EDIT, "CASE_TAGGED"),
+    "case link": Write(lambda w: f"/cases/{w['case'].id}/events/",
+                       lambda w: {"event_id": w["event"].id, **REASON}, Perm.CASES_EDIT,
+                       "EVENT_LINKED"),
+    "case action note": Write(lambda w: f"/cases/{w['case'].id}/actions/",
+                              lambda w: {"action": "note", "message": "hi", **REASON},
+                              Perm.CASES_EDIT, "CASE_ACTION_NOTE"),
+    "case action suspend": Write(lambda w: f"/cases/{w['case'].id}/actions/",
+                                 lambda w: {"action": "suspend", "user_id": "usr_alpha",
+                                            **REASON}, Perm.CASES_ENFORCE,
+                                 "CASE_ACTION_SUSPEND"),
+    "case action refund": Write(lambda w: f"/cases/{w['case'].id}/actions/",
+                                lambda w: {"action": "refund", "order_id": "ord_1",
+                                           "amount_cents": "500", "currency": "EUR", **REASON},
+                                Perm.CASES_REFUND, "CASE_ACTION_REFUND"),
+    "cases bulk": Write(lambda w: "/cases/bulk/",
+                        lambda w: {"case_ids": [w["case"].id], "operation": "tag",
+                                   "value": "wave", **REASON}, Perm.CASES_BULK, "CASE_TAGGED"),
+    "event link to case": Write(lambda w: f"/events/{w['event'].id}/link/",
+                                lambda w: {"case_id": w["case"].id, **REASON},
+                                Perm.CASES_EDIT, "EVENT_LINKED"),
+    "events export": Write(lambda w: "/events/export/",
+                           lambda w: {"format": "csv", **REASON}, Perm.EVENTS_EXPORT,
+                           "EXPORT_REQUESTED"),
+    "events upload": Write(lambda w: "/events/ingest/",
+                           lambda w: {"file": SimpleUploadedFile("e.ndjson",
+                                                                 b'{"message": "x"}\n')},
+                           Perm.EVENTS_INGEST, None),
+    "tenant details": Write(lambda w: "/platform/tenants/ten_acme/", lambda w: REASON,
+                            Perm.TENANT_DETAILS, "TENANT_VIEW_DETAILS"),
+    "tenant policy": Write(lambda w: "/platform/operations/tenant_policy_update/",
+                           lambda w: {"tenant_id": "ten_acme", "policy": '{"uploads": false}',
+                                      **REASON}, Perm.TENANT_POLICY, "TENANT_POLICY_UPDATE"),
+    "tenant credit": Write(lambda w: "/platform/operations/tenant_credit_add/",
+                           lambda w: {"tenant_id": "ten_acme", "amount_cents": "100", **REASON},
+                           Perm.BILLING_CREDIT, "BILLING_CREDIT_ADD"),
+    "tenant limits": Write(lambda w: "/platform/operations/tenant_limit_override/",
+                           lambda w: {"tenant_id": "ten_acme", "limits": '{"seats": 9}',
+                                      **REASON}, Perm.TENANT_LIMITS, "LIMIT_OVERRIDE"),
+    "user suspend": Write(lambda w: "/platform/operations/user_suspend/",
+                          lambda w: {"user_id": "usr_alpha", **REASON}, Perm.USER_SUSPEND,
+                          "USER_SUSPEND"),
+    "impersonation request": Write(lambda w: "/platform/operations/impersonation_start/",
+                                   lambda w: {"user_id": "usr_alpha", "minutes": "10",
+                                              "ticket_ref": "INC-1", **REASON},
+                                   Perm.IMPERSONATE, "APPROVAL_REQUESTED"),
+    "approval decide": Write(lambda w: f"/platform/approvals/{w['approval'].id}/",
+                             lambda w: {"decision": "reject"}, Perm.BILLING_CREDIT,
+                             "APPROVAL_DECIDED"),
+}
+
+
+@pytest.fixture
+def world(settings):
+    settings.FOUR_EYES_CREDIT_CENTS = 1000
+    ingest([{"message": "card declined", "severity": "error"}])
+    platform.tenant_upsert(actor=CLI, tenant_id="ten_acme", name="Acme", details={"vat": "1"})
+    platform.platform_user_upsert(actor=CLI, user_id="usr_alpha", email="a@acme.test",
+                                  tenant_id="ten_acme")
+    requester = Actor.staff(make_staff(Role.SUPPORT))
+    approval = platform.operation_request(
+        actor=requester, operation="tenant_credit_add", reason_code="CUSTOMER_REQUEST",
+        params={"tenant_id": "ten_acme", "amount_cents": 5000}).approval
+    return {"case": open_case(title="Spam"), "event": Event.objects.get(), "approval": approval}
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("name", list(WRITES))
+def test_each_write_is_allowed_exactly_by_its_roles_and_audited(world, name, role):
+    write = WRITES[name]
+    user = make_staff(role)
+    client = Client()
+    client.force_login(user)
+    last = AuditEntry.objects.order_by("-seq").values_list("seq", flat=True).first()
+    response = client.post(write.url(world), write.form(world))
+    new = list(AuditEntry.objects.filter(seq__gt=last))
+    if not has_perm({role}, write.perm):
+        assert response.status_code == 403, (name, role, response.status_code)
+        assert new == []
+        return
+    assert response.status_code in (200, 302), (name, role, response.status_code)
+    if response.status_code == 302:  # a refused change would come back with an error message
+        followed = client.get(response["Location"], follow=True)
+        assert "error" not in [m.level_tag for m in followed.context["messages"]], name
+    if write.action is None:
+        assert new == []
+    else:
+        assert [(e.action, e.actor_user_id) for e in new] == [(write.action, user.id)]
