@@ -15,7 +15,6 @@ from django.views.decorators.http import require_POST
 
 from casefile.accounts.permissions import Perm, has_perm
 from casefile.audit.actor import Actor
-from casefile.cases.models import Case
 from casefile.cases.selectors import case_get
 from casefile.cases.services import case_event_link
 from casefile.core.console import back, change, instant, query_without, reason, screen
@@ -83,7 +82,7 @@ def explorer(request: HttpRequest, actor: Actor) -> HttpResponse:
 @screen(Perm.EVENTS_VIEW)
 def event_page(request: HttpRequest, actor: Actor, event_id: str) -> HttpResponse:
     event = selectors.event_get(event_id)
-    cases = Case.objects.filter(event_links__event_id=event.id).order_by("-created_at")[:50]
+    cases = [link.case for link in event.case_links.select_related("case").order_by("linked_at")]
     return render(request, "events/event.html", {
         "event": event, "severity": Severity(event.severity).label, "cases": cases,
         "raw_payload": orjson.dumps(event.raw_payload, option=orjson.OPT_INDENT_2).decode(),

@@ -16,7 +16,9 @@ from django.views.decorators.http import require_POST
 from casefile.accounts.permissions import Perm, has_perm
 from casefile.audit.actor import Actor
 from casefile.audit.models import AuditEntry
-from casefile.cases.models import Case
+from casefile.audit.selectors import AuditFilter, audit_entries
+from casefile.cases.selectors import CaseFilter
+from casefile.cases.selectors import cases as case_search
 from casefile.core.console import back, reason, screen
 from casefile.core.errors import ValidationFailed
 from casefile.platform import selectors, services
@@ -57,8 +59,7 @@ def tenant_page(request: HttpRequest, actor: Actor, tenant_id: str) -> HttpRespo
         "operations": _may(actor, TENANT_OPERATIONS),
         "may_details": has_perm(actor.roles, Perm.TENANT_DETAILS),
         "pending": selectors.approvals("pending").filter(params__tenant_id=tenant.id),
-        "recent": AuditEntry.objects.filter(target_tenant_id=tenant.id).order_by("-seq")[:20]
-        if has_perm(actor.roles, Perm.AUDIT_VIEW) else None,
+        "recent": _recent(actor, AuditFilter(target_tenant_id=tenant.id)),
         "policy_json": _pretty(tenant.policy), "limits_json": _pretty(tenant.limits),
     })
 
@@ -71,10 +72,16 @@ def user_page(request: HttpRequest, actor: Actor, user_id: str) -> HttpResponse:
     return render(request, "platform/user.html", {
         "subject": user, "operations": _may(actor, USER_OPERATIONS),
         "impersonation": mine,
-        "cases": Case.objects.filter(subject_user=user.id).order_by("-created_at")[:20],
-        "recent": AuditEntry.objects.filter(target_user_id=user.id).order_by("-seq")[:20]
-        if has_perm(actor.roles, Perm.AUDIT_VIEW) else None,
+        "cases": case_search(CaseFilter(subject_user=user.id)).order_by("-created_at")[:20],
+        "recent": _recent(actor, AuditFilter(target_user_id=user.id)),
     })
+
+
+def _recent(actor: Actor, entries: AuditFilter) -> list[AuditEntry] | None:
+    """The subject's latest audit entries, for those who may read the ledger."""
+    if not has_perm(actor.roles, Perm.AUDIT_VIEW):
+        return None
+    return list(audit_entries(entries).order_by("-seq")[:20])
 
 
 def _pretty(value: Any) -> str:
