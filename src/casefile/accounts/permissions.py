@@ -6,11 +6,11 @@ else in the code base compares role names.
 
 from enum import StrEnum
 
-from casefile.accounts.roles import Role
+from casefile.accounts.roles import MACHINE_ROLES, Role
 from casefile.core.errors import PermissionDenied
 
 EVERYONE = frozenset(Role)
-STAFF = EVERYONE - {Role.INGEST}  # people
+STAFF = EVERYONE - MACHINE_ROLES  # people
 
 
 class Perm(StrEnum):
@@ -43,7 +43,7 @@ class Perm(StrEnum):
 
 MATRIX: dict[Perm, frozenset[Role]] = {
     Perm.PROFILE_VIEW: EVERYONE,
-    Perm.TOKEN_MANAGE_OWN: EVERYONE,
+    Perm.TOKEN_MANAGE_OWN: STAFF,  # a machine's token is made for it by an admin or the CLI
     Perm.TOKEN_MANAGE_ANY: frozenset({Role.ADMIN}),
     Perm.STAFF_VIEW: frozenset({Role.OPS, Role.ADMIN}),
     Perm.STAFF_MANAGE: frozenset({Role.ADMIN}),
@@ -59,7 +59,9 @@ MATRIX: dict[Perm, frozenset[Role]] = {
     Perm.CASES_REFUND: frozenset({Role.SUPPORT, Role.ADMIN}),
     Perm.CASES_BULK: frozenset({Role.ANALYST, Role.OPS, Role.ADMIN}),
     Perm.PLATFORM_VIEW: STAFF,
-    Perm.PLATFORM_SYNC: frozenset({Role.INGEST, Role.OPS, Role.ADMIN}),
+    # Only the platform's machine identity: staff change tenants through the operations, which
+    # carry their own permission, risk, reason and outbox command.
+    Perm.PLATFORM_SYNC: frozenset({Role.PLATFORM}),
     Perm.TENANT_DETAILS: frozenset({Role.SUPPORT, Role.OPS, Role.ADMIN}),
     Perm.TENANT_POLICY: frozenset({Role.OPS, Role.ADMIN}),
     Perm.TENANT_LIMITS: frozenset({Role.OPS, Role.ADMIN}),

@@ -4,11 +4,13 @@ from django.db import models
 class Role(models.TextChoices):
     """Staff roles, most privileged last. A user may hold several.
 
-    `ingest` is for machines feeding Casefile (log shippers, the platform's sync): it may send
-    events and upsert tenants and platform users, and nothing else.
+    Two roles are for machines, not people: `ingest` (log shippers) may send events and nothing
+    else; `platform` (the platform's own machine identity) may upsert its tenants and users
+    and nothing else. Their audit entries carry the system reason the registry declares.
     """
 
     INGEST = "ingest", "Ingest (machine)"
+    PLATFORM = "platform", "Platform sync (machine)"
     VIEWER = "viewer", "Viewer"
     ANALYST = "analyst", "Analyst"
     SUPPORT = "support", "Support"
@@ -16,7 +18,14 @@ class Role(models.TextChoices):
     ADMIN = "admin", "Administrator"
 
 
+MACHINE_ROLES = frozenset({Role.INGEST, Role.PLATFORM})
 ROLE_ORDER = {role.value: rank for rank, role in enumerate(Role)}
+
+
+def is_machine(roles) -> bool:
+    """A machine identity holds only machine roles (a person's account never is one)."""
+    roles = {str(r) for r in roles}
+    return bool(roles) and roles <= {str(r) for r in MACHINE_ROLES}
 
 
 def sorted_roles(roles) -> list[str]:
