@@ -4,11 +4,14 @@ A cursor is the sort key of the last item served, opaque to clients (URL-safe ba
 """
 
 import base64
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
+from django.core.exceptions import FieldDoesNotExist
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Q, QuerySet
 
 from casefile.core.errors import ValidationFailed
@@ -26,14 +29,36 @@ def encode_cursor(values: Sequence[Any]) -> str:
     return base64.urlsafe_b64encode(orjson.dumps(list(values))).decode().rstrip("=")
 
 
+MAX_CURSOR_LENGTH = 1024
+_INT64 = (-(2**63), 2**63 - 1)
+
+
 def decode_cursor(cursor: str, width: int) -> list[Any]:
+    """The key values in `cursor`, or ValidationFailed. A cursor comes back from the client, so
+    anything may be in it: only a list of `width` plain values (text without NUL, 64-bit
+    integers, finite numbers) is let through to the query."""
+    malformed = ValidationFailed("malformed cursor", details={"cursor": cursor[:100]})
+    if len(cursor) > MAX_CURSOR_LENGTH:
+        raise malformed
     try:
         values = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-    except (ValueError, orjson.JSONDecodeError) as exc:
-        raise ValidationFailed("malformed cursor", details={"cursor": cursor}) from exc
+    except (ValueError, orjson.JSONDecodeError):
+        raise malformed from None
     if not isinstance(values, list) or len(values) != width:
-        raise ValidationFailed("malformed cursor", details={"cursor": cursor})
+        raise malformed
+    if not all(_plain(v) for v in values):
+        raise malformed
     return values
+
+
+def _plain(value: Any) -> bool:
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int):
+        return _INT64[0] <= value <= _INT64[1]
+    if isinstance(value, float):
+        return math.isfinite(value)
+    return isinstance(value, str) and "\x00" not in value
 
 
 def keyset_page(
@@ -53,7 +78,7 @@ def keyset_page(
     prefix = "-" if descending else ""
     queryset = queryset.order_by(*(prefix + k for k in keys))
     if cursor:
-        after = decode_cursor(cursor, len(keys))
+        after = _typed(queryset, keys, decode_cursor(cursor, len(keys)), cursor)
         queryset = queryset.filter(_after(keys, after, descending))
     items = list(queryset[: limit + 1])
     more = len(items) > limit
@@ -63,6 +88,23 @@ def keyset_page(
     last = items[-1]
     values = key_of(last) if key_of else [getattr(last, k) for k in keys]
     return Page(items, encode_cursor(values))
+
+
+def _typed(queryset: QuerySet, keys: Sequence[str], values: list[Any], cursor: str) -> list[Any]:
+    """Each value read as its column's type, so a cursor of the wrong shape is a 422 here rather
+    than a database error later."""
+    typed = []
+    for key, value in zip(keys, values, strict=True):
+        try:
+            field = queryset.model._meta.get_field(key)
+        except FieldDoesNotExist:  # an annotation: its value is compared as given
+            typed.append(value)
+            continue
+        try:
+            typed.append(field.to_python(value))
+        except (DjangoValidationError, TypeError, ValueError):
+            raise ValidationFailed("malformed cursor", details={"cursor": cursor[:100]}) from None
+    return typed
 
 
 def _after(keys: Sequence[str], values: Sequence[Any], descending: bool) -> Q:
