@@ -186,6 +186,10 @@ CASE_SLA_HOURS = json.loads(os.environ.get("CASE_SLA_HOURS", "{}"))
 # django-tasks with its database backend: no broker. At scale, an RQ/Redis backend is a settings
 # change here (django-tasks-rq).
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+# JSON {"job name": seconds} overriding the periods of casefile.core.schedule.PERIODIC.
+PERIODIC_JOB_SECONDS = json.loads(os.environ.get("PERIODIC_JOB_SECONDS", "{}"))
+# Finished task results (django-tasks' rows) are kept this long, then pruned.
+TASK_RESULT_RETENTION_DAYS = _env_int("TASK_RESULT_RETENTION_DAYS", 7)
 
 # --- Platform operations ------------------------------------------------------------------
 # Credits above this (in cents) need a second staff member's approval, like CRITICAL actions.

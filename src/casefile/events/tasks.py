@@ -1,0 +1,10 @@
+"""Background tasks: each wraps the service of the same name (no logic here)."""
+
+from django_tasks import task
+
+from casefile.events import services
+
+
+@task()
+def events_purge() -> int:
+    return services.events_purge()
