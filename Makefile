@@ -18,9 +18,10 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 
 install: $(VENV)/.installed
 
+# The web app and the worker (outbox, SLA sweep, expiries, ledger shipping, retention) together.
 run: install
 	$(BIN)/casefile migrate --no-input
-	$(BIN)/casefile serve --host $(HOST) --port $(PORT)
+	$(BIN)/casefile run --host $(HOST) --port $(PORT)
 
 test: install
 	PATH="$(abspath $(BIN)):$$PATH" bash scripts/run-tests
