@@ -107,10 +107,27 @@ def test_sweep_flags_breaches_once_and_skips_paused_and_closed(monkeypatch):
     assert services.cases_sla_sweep() == [overdue.id]
     assert services.cases_sla_sweep() == []
     entry = entries(overdue, "CASE_SLA_BREACHED").get()
-    assert entry.actor_role == "system" and entry.reason_code == "AUTOMATED"
+    assert entry.actor_role == "system" and entry.reason_code == "SLA_POLICY"
     assert entry.details["diff"]["sla_breached_at"]["from"] is None
     for case in (paused, closed, on_time):
         assert not entries(case, "CASE_SLA_BREACHED").exists()
+
+
+def test_sweep_rechecks_each_case_once_locked(monkeypatch):
+    """The candidates are read before each case is locked; a case closed, paused or given more
+    time in between is not flagged (issue 9: it used to be)."""
+    closed, reprioritised, paused = (move(open_case(priority=1), "triage") for _ in range(3))
+    later = now() + timedelta(hours=6)
+    stale = [closed.id, reprioritised.id, paused.id]
+    monkeypatch.setattr("casefile.cases.services._due_ids", lambda moment: stale)
+    # What other staff did while the sweep was reading its candidates:
+    services.case_transition(actor=analyst(), case=closed, to="closed", reason_code="OPERATIONS")
+    services.case_update(actor=analyst(), case=reprioritised, changes={"priority": 5},
+                         reason_code="OPERATIONS")
+    move(paused, "investigating", "awaiting_user")
+    monkeypatch.setattr("casefile.cases.services.now", lambda: later)
+    assert services.cases_sla_sweep() == []
+    assert not AuditEntry.objects.filter(action="CASE_SLA_BREACHED").exists()
 
 
 def test_assignment():
@@ -183,8 +200,6 @@ def test_event_links_are_unique_per_case_and_event():
 
 
 @pytest.mark.parametrize(("action", "payload", "role"), [
-    ("suspend", {"user_id": "usr_1", "days": 7}, Role.ANALYST),
-    ("refund", {"order_id": "ord_1", "amount_cents": 1299, "currency": "EUR"}, Role.SUPPORT),
     ("request_evidence", {"message": "please send the receipt"}, Role.SUPPORT),
     ("note", {"message": "called the user"}, Role.ANALYST),
 ])
@@ -196,29 +211,6 @@ def test_case_actions_are_recorded_with_their_audit_entry(action, payload, role)
     entry = AuditEntry.objects.get(pk=taken.audit_entry_id)
     assert entry.action == f"CASE_ACTION_{action.upper()}"
     assert entry.metadata["payload"] == payload and entry.reason_code == "POLICY_VIOLATION"
-
-
-@pytest.mark.parametrize(("action", "payload", "error"), [
-    ("refund", {"order_id": "ord_1", "currency": "EUR"}, "missing"),
-    ("refund", {"order_id": "ord_1", "amount_cents": -5, "currency": "EUR"}, "positive"),
-    ("refund", {"order_id": "ord_1", "amount_cents": 5, "currency": "euro"}, "ISO 4217"),
-    ("suspend", {"user_id": "usr_1", "colour": "red"}, "unknown colour"),
-    ("teleport", {}, "unknown case action"),
-])
-def test_case_action_payloads_are_checked(action, payload, error):
-    actor = Actor.staff(make_staff(Role.ADMIN))
-    case = open_case()
-    with pytest.raises(ValidationFailed, match=error):
-        services.case_action_take(actor=actor, case=case, action=action, payload=payload,
-                                  reason_code="POLICY_VIOLATION")
-    assert entries(case).count() == 1
-
-
-def test_case_actions_need_their_own_permission():
-    with pytest.raises(PermissionDenied):
-        services.case_action_take(actor=analyst(), case=open_case(), action="refund",
-                                  payload={"order_id": "o", "amount_cents": 1, "currency": "EUR"},
-                                  reason_code="CUSTOMER_REQUEST")
 
 
 def test_close_action_closes_with_one_entry():

@@ -114,16 +114,19 @@ def test_large_credit_needs_a_second_person(tenant, settings):
     assert outcome.approval is not None and outcome.command is None
     assert Tenant.objects.get().credit_balance_cents == 0  # nothing yet
     with pytest.raises(PermissionDenied, match="someone else"):
-        services.approval_decide(actor=requester, approval=outcome.approval, approve=True)
-    done = services.approval_decide(actor=approver, approval=outcome.approval, approve=True)
+        services.approval_decide(actor=requester, approval=outcome.approval, approve=True,
+                             reason_code="COMPLIANCE_REVIEW")
+    done = services.approval_decide(actor=approver, approval=outcome.approval, approve=True,
+                             reason_code="COMPLIANCE_REVIEW")
     assert Tenant.objects.get().credit_balance_cents == 50_000
     entry = AuditEntry.objects.get(action="BILLING_CREDIT_ADD")
     assert entry.actor_user_id == requester.user.id
-    assert entry.metadata["approved_by"] == approver.user.id
+    assert entry.metadata["approved_by"]["actor_user_id"] == approver.user.id
     assert done.command.payload["amount_cents"] == 50_000
     with pytest.raises(Conflict):
         services.approval_decide(actor=staff(Role.ADMIN), approval=outcome.approval,
-                                 approve=True)
+                                 approve=True,
+                             reason_code="COMPLIANCE_REVIEW")
 
 
 def test_rejected_and_expired_requests_do_nothing(tenant, settings, monkeypatch):
@@ -131,14 +134,16 @@ def test_rejected_and_expired_requests_do_nothing(tenant, settings, monkeypatch)
     params = {"tenant_id": "ten_acme", "amount_cents": 500}
     first = services.operation_request(actor=staff(Role.SUPPORT), operation="tenant_credit_add",
                                        params=params, reason_code="CUSTOMER_REQUEST").approval
-    services.approval_decide(actor=staff(Role.ADMIN), approval=first, approve=False)
+    services.approval_decide(actor=staff(Role.ADMIN), approval=first, approve=False,
+                             reason_code="COMPLIANCE_REVIEW")
     assert Approval.objects.get(pk=first.pk).status == "rejected"
     second = services.operation_request(actor=staff(Role.SUPPORT), operation="tenant_credit_add",
                                         params=params, reason_code="CUSTOMER_REQUEST").approval
     later = now() + timedelta(days=2)
     monkeypatch.setattr("casefile.platform.services.now", lambda: later)
     with pytest.raises(Conflict, match="expired"):
-        services.approval_decide(actor=staff(Role.ADMIN), approval=second, approve=True)
+        services.approval_decide(actor=staff(Role.ADMIN), approval=second, approve=True,
+                             reason_code="COMPLIANCE_REVIEW")
     assert Approval.objects.get(pk=second.pk).status == "expired"
     assert Tenant.objects.get().credit_balance_cents == 0
     assert not OutboxCommand.objects.exists()
@@ -162,7 +167,8 @@ def test_impersonation_is_admin_only_ticketed_approved_and_time_boxed(member):
                                          params=params, reason_code="SECURITY_INCIDENT",
                                          ticket_ref="SEC-1").approval
     assert not Impersonation.objects.exists()
-    services.approval_decide(actor=staff(Role.ADMIN), approval=pending, approve=True)
+    services.approval_decide(actor=staff(Role.ADMIN), approval=pending, approve=True,
+                             reason_code="COMPLIANCE_REVIEW")
     session = Impersonation.objects.get()
     assert session.staff_id == admin.user.id
     assert session.expires_at - session.started_at == timedelta(minutes=15)
@@ -176,7 +182,8 @@ def test_requests_while_impersonating_carry_the_session_id(member, monkeypatch):
         actor=Actor.staff(admin_user), operation="impersonation_start",
         params={"user_id": "usr_bob", "minutes": 10}, reason_code="SECURITY_INCIDENT",
         ticket_ref="SEC-2").approval
-    services.approval_decide(actor=staff(Role.ADMIN), approval=pending, approve=True)
+    services.approval_decide(actor=staff(Role.ADMIN), approval=pending, approve=True,
+                             reason_code="COMPLIANCE_REVIEW")
     session = Impersonation.objects.get()
     client = ApiClient(token_for(admin_user))
     client.call("POST", "/api/v1/platform/tenants/ten_acme/details",
@@ -222,10 +229,11 @@ def test_operation_over_http_and_four_eyes_inbox(tenant, settings):
         "reason_code": "CUSTOMER_REQUEST"})
     assert big.status_code == 202
     approval_id = big.json()["approval"]["id"]
-    inbox = admin.call("GET", "/api/v1/platform/approvals").json()
+    inbox = admin.call("GET", "/api/v1/platform/approvals").json()["items"]
     assert [a["id"] for a in inbox] == [approval_id]
+    decision = {"reason_code": "COMPLIANCE_REVIEW"}
     assert support.call("POST", f"/api/v1/platform/approvals/{approval_id}/approve",
-                        None).status_code == 403
-    approved = admin.call("POST", f"/api/v1/platform/approvals/{approval_id}/approve", None)
-    assert approved.status_code == 200 and approved.json()["after"] == {
-        "credit_balance_cents": 550}
+                        decision).status_code == 403
+    approved = admin.call("POST", f"/api/v1/platform/approvals/{approval_id}/approve", decision)
+    assert approved.status_code == 200
+    assert approved.json()["after"]["credit_balance_cents"] == 550

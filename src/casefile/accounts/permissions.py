@@ -26,16 +26,16 @@ class Perm(StrEnum):
     EVENTS_INGEST = "events.ingest"
     EVENTS_EXPORT = "events.export"
     CASES_VIEW = "cases.view"
-    CASES_EDIT = "cases.edit"  # open, update, assign, move, note, tag, link
-    CASES_ENFORCE = "cases.enforce"  # case actions against a user (suspend)
-    CASES_REFUND = "cases.refund"  # case actions that move money
-    CASES_BULK = "cases.bulk"
+    # open, update, assign, move, note, tag, link — one case or many at once. Case actions that
+    # act on the platform (suspend, refund) need the permission of the operation they run.
+    CASES_EDIT = "cases.edit"
     PLATFORM_VIEW = "platform.view"  # tenants and platform users, without sensitive details
     PLATFORM_SYNC = "platform.sync"  # the platform upserting its tenants and users
     TENANT_DETAILS = "platform.tenant_details"  # audited read of sensitive metadata
     TENANT_POLICY = "platform.tenant_policy"
     TENANT_LIMITS = "platform.tenant_limits"
     BILLING_CREDIT = "platform.billing_credit"
+    BILLING_REFUND = "platform.billing_refund"
     USER_SUSPEND = "platform.user_suspend"
     IMPERSONATE = "platform.impersonate"
     OUTBOX_MANAGE = "platform.outbox"
@@ -55,9 +55,6 @@ MATRIX: dict[Perm, frozenset[Role]] = {
     Perm.EVENTS_EXPORT: STAFF - {Role.VIEWER},
     Perm.CASES_VIEW: STAFF,
     Perm.CASES_EDIT: STAFF - {Role.VIEWER},
-    Perm.CASES_ENFORCE: frozenset({Role.ANALYST, Role.OPS, Role.ADMIN}),
-    Perm.CASES_REFUND: frozenset({Role.SUPPORT, Role.ADMIN}),
-    Perm.CASES_BULK: frozenset({Role.ANALYST, Role.OPS, Role.ADMIN}),
     Perm.PLATFORM_VIEW: STAFF,
     # Only the platform's machine identity: staff change tenants through the operations, which
     # carry their own permission, risk, reason and outbox command.
@@ -66,6 +63,7 @@ MATRIX: dict[Perm, frozenset[Role]] = {
     Perm.TENANT_POLICY: frozenset({Role.OPS, Role.ADMIN}),
     Perm.TENANT_LIMITS: frozenset({Role.OPS, Role.ADMIN}),
     Perm.BILLING_CREDIT: frozenset({Role.SUPPORT, Role.ADMIN}),
+    Perm.BILLING_REFUND: frozenset({Role.SUPPORT, Role.ADMIN}),
     Perm.USER_SUSPEND: frozenset({Role.ANALYST, Role.SUPPORT, Role.OPS, Role.ADMIN}),
     Perm.IMPERSONATE: frozenset({Role.ADMIN}),
     Perm.OUTBOX_MANAGE: frozenset({Role.OPS, Role.ADMIN}),

@@ -21,9 +21,10 @@ from typing import Any, TypeVar
 import orjson
 from django.db import connection
 
+from casefile.accounts.roles import is_machine
 from casefile.audit.actor import Actor
 from casefile.audit.models import HASHED_FIELDS, AuditEntry
-from casefile.audit.registry import Risk, action_type, check_reason_code
+from casefile.audit.registry import Risk, action_type, check_reason_code, system_reason
 from casefile.core.canonical import canonical_json_fast
 from casefile.core.errors import ValidationFailed
 from casefile.core.ids import new_id
@@ -38,7 +39,7 @@ def record(
     actor: Actor,
     action: str,
     resource: str,
-    reason_code: str,
+    reason_code: str | None = None,
     ticket_ref: str | None = None,
     before: dict[str, Any] | None = None,
     after: dict[str, Any] | None = None,
@@ -46,11 +47,20 @@ def record(
     target_user_id: str | None = None,
     metadata: dict[str, Any] | None = None,
 ) -> AuditEntry:
-    """Append one entry. `before`/`after` are snapshots of the resource; the diff is computed."""
+    """Append one entry. `before`/`after` are snapshots of the resource; the diff is computed.
+
+    A person gives `reason_code`; a machine (Casefile itself, the CLI, a machine identity) gives
+    none and records the action's system reason from the registry."""
     if not connection.in_atomic_block:
         raise RuntimeError("audit.record must run inside the transaction of the change it records")
     kind = action_type(action)
-    check_reason_code(reason_code)
+    if actor.user is None or is_machine(actor.roles):
+        declared = system_reason(kind)
+        if reason_code not in (None, declared):
+            raise ValueError(f"machines do not choose a reason: {action} records {declared}")
+        reason_code = declared
+    else:
+        reason_code = check_reason_code(reason_code)
     if kind.risk is Risk.CRITICAL and not ticket_ref:
         raise ValidationFailed(f"{action} is CRITICAL: a ticket reference is required")
     if not resource.startswith(kind.resource_type + ":"):

@@ -2,6 +2,10 @@
 
 An action key or reason code that is not listed here is refused, so the ledger's vocabulary is
 reviewed in one place. Apps add their actions here, not in their own modules.
+
+People give their own reason code for every action (`REASON_CODES`). Machines — Casefile's own
+jobs, the operator's CLI, the platform's sync and log shippers — do not choose one: the action
+declares its `system_reason` here, and an action without one cannot be done by a machine.
 """
 
 from dataclasses import dataclass
@@ -23,6 +27,7 @@ class ActionType:
     description: str
     risk: Risk
     resource_type: str  # the prefix of the entry's `resource`, e.g. "tenant" in "tenant:ten_…"
+    system_reason: str | None = None  # the reason recorded when a machine does this
 
 
 _ACTIONS = [
@@ -31,21 +36,26 @@ _ACTIONS = [
                "tenant"),
     ActionType("BILLING_CREDIT_ADD", "Adding manual balance", Risk.HIGH, "tenant"),
     ActionType("LIMIT_OVERRIDE", "Changing hard limits", Risk.MEDIUM, "tenant"),
+    ActionType("BILLING_REFUND", "Refunding an order", Risk.HIGH, "order"),
     ActionType("USER_SUSPEND", "Blocking a platform user", Risk.MEDIUM, "user"),
-    ActionType("USER_UNSUSPEND", "Unblocking a platform user", Risk.MEDIUM, "user"),
+    ActionType("USER_UNSUSPEND", "Unblocking a platform user", Risk.MEDIUM, "user",
+               system_reason="SUSPENSION_ENDED"),
     ActionType("IMPERSONATION_START", "Break-glass login as a platform user", Risk.CRITICAL,
                "user"),
-    ActionType("IMPERSONATION_END", "End of a break-glass session", Risk.LOW, "user"),
+    ActionType("IMPERSONATION_END", "End of a break-glass session", Risk.LOW, "user",
+               system_reason="TIME_BOX_EXPIRED"),
     ActionType("TENANT_VIEW_DETAILS", "Accessing a tenant's sensitive metadata", Risk.LOW,
                "tenant"),
     ActionType("TENANT_UPSERTED", "The platform created or updated a tenant", Risk.LOW,
-               "tenant"),
+               "tenant", system_reason="PLATFORM_SYNC"),
     ActionType("PLATFORM_USER_UPSERTED", "The platform created or updated a user", Risk.LOW,
-               "user"),
+               "user", system_reason="PLATFORM_SYNC"),
     ActionType("APPROVAL_REQUESTED", "A four-eyes approval was requested", Risk.MEDIUM,
                "approval"),
     ActionType("APPROVAL_DECIDED", "A four-eyes request was approved or rejected", Risk.HIGH,
                "approval"),
+    ActionType("APPROVAL_EXPIRED", "A four-eyes request ran out before anyone decided it",
+               Risk.LOW, "approval", system_reason="TIME_BOX_EXPIRED"),
     ActionType("OUTBOX_RETRIED", "A dead-lettered platform command was queued again",
                Risk.MEDIUM, "command"),
     # Signaled
@@ -59,7 +69,8 @@ _ACTIONS = [
     ActionType("CASE_NOTE_EDITED", "A case note was edited", Risk.LOW, "case"),
     ActionType("CASE_TAGGED", "A tag was added to a case", Risk.LOW, "case"),
     ActionType("CASE_UNTAGGED", "A tag was removed from a case", Risk.LOW, "case"),
-    ActionType("CASE_SLA_BREACHED", "A case passed its SLA due time", Risk.MEDIUM, "case"),
+    ActionType("CASE_SLA_BREACHED", "A case passed its SLA due time", Risk.MEDIUM, "case",
+               system_reason="SLA_POLICY"),
     ActionType("EXPORT_REQUESTED", "Data was exported", Risk.MEDIUM, "export"),
     # TD-490 case actions
     ActionType("CASE_ACTION_SUSPEND", "Case action: suspend the subject", Risk.MEDIUM, "case"),
@@ -69,11 +80,17 @@ _ACTIONS = [
     ActionType("CASE_ACTION_NOTE", "Case action: note", Risk.LOW, "case"),
     ActionType("CASE_ACTION_CLOSE", "Case action: close", Risk.LOW, "case"),
     # Staff accounts
-    ActionType("STAFF_USER_CREATED", "A staff account was created", Risk.HIGH, "staff"),
-    ActionType("STAFF_ROLE_GRANTED", "A role was granted to staff", Risk.HIGH, "staff"),
-    ActionType("STAFF_ROLE_REVOKED", "A role was revoked from staff", Risk.MEDIUM, "staff"),
-    ActionType("API_TOKEN_CREATED", "An API token was created", Risk.MEDIUM, "token"),
-    ActionType("API_TOKEN_REVOKED", "An API token was revoked", Risk.LOW, "token"),
+    # The operator's CLI (`casefile user`, `casefile token`) provisions accounts.
+    ActionType("STAFF_USER_CREATED", "A staff account was created", Risk.HIGH, "staff",
+               system_reason="ACCOUNT_PROVISIONING"),
+    ActionType("STAFF_ROLE_GRANTED", "A role was granted to staff", Risk.HIGH, "staff",
+               system_reason="ACCOUNT_PROVISIONING"),
+    ActionType("STAFF_ROLE_REVOKED", "A role was revoked from staff", Risk.MEDIUM, "staff",
+               system_reason="ACCOUNT_PROVISIONING"),
+    ActionType("API_TOKEN_CREATED", "An API token was created", Risk.MEDIUM, "token",
+               system_reason="ACCOUNT_PROVISIONING"),
+    ActionType("API_TOKEN_REVOKED", "An API token was revoked", Risk.LOW, "token",
+               system_reason="ACCOUNT_PROVISIONING"),
     # The ledger itself
     ActionType("AUDIT_ENTRY_VIEWED", "An audit entry was read in full", Risk.LOW, "audit"),
 ]
@@ -90,8 +107,18 @@ REASON_CODES: dict[str, str] = {
     "ACCOUNT_PROVISIONING": "Staff accounts and access management",
     "COMPLIANCE_REVIEW": "Audit, compliance or quality review",
     "OPERATIONS": "Routine operational work",
-    "AUTOMATED": "Done by Casefile itself (jobs, sweeps)",
 }
+
+# Reasons only machines record; a person cannot choose them.
+SYSTEM_REASONS: dict[str, str] = {
+    "SLA_POLICY": "The SLA policy's clock ran out",
+    "TIME_BOX_EXPIRED": "A time-boxed session or request ran out",
+    "SUSPENSION_ENDED": "A time-limited suspension ended",
+    "PLATFORM_SYNC": "The platform reported its own state",
+    "ACCOUNT_PROVISIONING": REASON_CODES["ACCOUNT_PROVISIONING"],
+}
+assert all(a.system_reason in SYSTEM_REASONS for a in _ACTIONS if a.system_reason), \
+    "a system reason must be declared in SYSTEM_REASONS"
 
 
 def action_type(key: str) -> ActionType:
@@ -103,7 +130,15 @@ def action_type(key: str) -> ActionType:
         ) from None
 
 
+def system_reason(kind: ActionType) -> str:
+    """The reason a machine records for `kind`; machines may not do actions without one."""
+    if kind.system_reason is None:
+        raise ValidationFailed(f"{kind.key} is done by people only and needs their reason code")
+    return kind.system_reason
+
+
 def check_reason_code(code: str | None) -> str:
+    """A person's reason code: required, and one of REASON_CODES."""
     if not code:
         raise ValidationFailed("a reason code is required", details={"known": list(REASON_CODES)})
     if code not in REASON_CODES:

@@ -151,6 +151,10 @@ class CaseAction(models.Model):
     payload = models.JSONField(default=dict)
     reason_code = models.CharField(max_length=64)
     audit_entry_id = models.CharField(max_length=40)
+    # What an action that runs a platform operation led to: the command sent to the platform,
+    # or the four-eyes request it waits on.
+    command_id = models.CharField(max_length=40, blank=True, default="")
+    approval_id = models.CharField(max_length=40, blank=True, default="")
     created_at = models.DateTimeField()
 
     class Meta:

@@ -1,4 +1,5 @@
-"""Case policy in one place: the status machine, the SLA table, what each case action needs.
+"""Case policy in one place: the status machine, the SLA table, what each case action takes,
+runs and needs.
 
 Read this file to know how a case may move; nothing else decides it.
 """
@@ -7,11 +8,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Annotated
 
 from django.conf import settings
 from django.db import models
+from pydantic import Field
 
 from casefile.accounts.permissions import Perm
+from casefile.core.schemas import JSON_SAFE_MAX, Bounded, LongText, PlatformUserId, Schema
+from casefile.platform.operations import OPERATIONS
 
 
 class Kind(models.TextChoices):
@@ -62,24 +67,56 @@ def sla_allowance(kind: str, priority: int) -> timedelta:
     return timedelta(hours=table[kind][priority - 1])
 
 
+class ActionPayload(Schema):
+    message: LongText | None = None
+
+
+class SuspendPayload(ActionPayload):
+    user_id: PlatformUserId | None = None  # the case's subject when not given
+    days: Annotated[int, Field(ge=1, le=3650)] | None = None
+
+
+class RefundPayload(ActionPayload):
+    user_id: PlatformUserId | None = None  # the case's subject when not given
+    order_id: Annotated[str, Bounded(60, min_length=1)] | None = None  # the case's order
+    amount_cents: Annotated[int, Field(ge=1, le=JSON_SAFE_MAX)]
+    currency: Annotated[str, Bounded(3, pattern=r"^[A-Z]{3}$")]
+
+
+class EvidencePayload(ActionPayload):
+    message: Annotated[LongText, Field(min_length=1)]
+    due_days: Annotated[int, Field(ge=1, le=365)] | None = None
+
+
+class NotePayload(ActionPayload):
+    message: Annotated[LongText, Field(min_length=1)]
+
+
 @dataclass(frozen=True)
 class CaseActionType:
-    """A thing staff do on a case (TD-490's admin_action), its payload and who may do it."""
+    """A thing staff do on a case (TD-490's admin_action): its payload, and either the platform
+    operation it runs — whose permission, four-eyes rule and outbox command then apply, the same
+    as when the operation is run on its own — or the case permission it needs."""
 
     name: str
     audit_action: str
-    perm: Perm
-    required: tuple[str, ...] = ()  # payload keys that must be present
-    optional: tuple[str, ...] = ()
+    payload: type[ActionPayload]
+    operation: str | None = None
+    case_perm: Perm = Perm.CASES_EDIT
+
+    @property
+    def perm(self) -> Perm:
+        return OPERATIONS[self.operation].perm if self.operation else self.case_perm
+
+    @property
+    def required(self) -> list[str]:
+        return [name for name, field in self.payload.model_fields.items() if field.is_required()]
 
 
 CASE_ACTIONS: dict[str, CaseActionType] = {a.name: a for a in [
-    CaseActionType("suspend", "CASE_ACTION_SUSPEND", Perm.CASES_ENFORCE,
-                   required=("user_id",), optional=("days", "message")),
-    CaseActionType("refund", "CASE_ACTION_REFUND", Perm.CASES_REFUND,
-                   required=("order_id", "amount_cents", "currency"), optional=("message",)),
-    CaseActionType("request_evidence", "CASE_ACTION_REQUEST_EVIDENCE", Perm.CASES_EDIT,
-                   required=("message",), optional=("due_days",)),
-    CaseActionType("note", "CASE_ACTION_NOTE", Perm.CASES_EDIT, required=("message",)),
-    CaseActionType("close", "CASE_ACTION_CLOSE", Perm.CASES_EDIT, optional=("message",)),
+    CaseActionType("suspend", "CASE_ACTION_SUSPEND", SuspendPayload, operation="user_suspend"),
+    CaseActionType("refund", "CASE_ACTION_REFUND", RefundPayload, operation="order_refund"),
+    CaseActionType("request_evidence", "CASE_ACTION_REQUEST_EVIDENCE", EvidencePayload),
+    CaseActionType("note", "CASE_ACTION_NOTE", NotePayload),
+    CaseActionType("close", "CASE_ACTION_CLOSE", ActionPayload),
 ]}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -12,9 +11,11 @@ from django.db.models import Prefetch, Q, QuerySet
 from casefile.accounts.models import StaffUser
 from casefile.cases.models import Case, CaseNote, CaseTag
 from casefile.cases.policy import OPEN_STATUSES
+from casefile.cases.schemas import CaseFilter
 from casefile.core.errors import NotFound, ValidationFailed
 from casefile.core.sql import contains_pattern
 from casefile.core.timeutil import now
+from casefile.platform.models import Approval
 
 
 def _listed() -> QuerySet[Case]:
@@ -35,21 +36,6 @@ def note_get(case: Case, note_id: int) -> CaseNote:
     if found is None:
         raise NotFound(f"no note {note_id} on case {case.id}")
     return found
-
-
-@dataclass(frozen=True)
-class CaseFilter:
-    q: str | None = None
-    kind: list[str] | None = None
-    status: list[str] | None = None
-    priority: list[int] | None = None
-    assignee: str | None = None  # a staff id, or "none" for unassigned
-    tag: list[str] | None = None
-    subject_user: str | None = None
-    event_id: str | None = None
-
-    def as_dict(self) -> dict:
-        return {k: v for k, v in asdict(self).items() if v not in (None, [], "")}
 
 
 def cases(f: CaseFilter) -> QuerySet[Case]:
@@ -87,29 +73,36 @@ def _text_search(query: QuerySet[Case], text: str) -> QuerySet[Case]:
                         | Q(description__icontains=text) | Q(id=text))
 
 
-QUEUES = ("mine", "unassigned", "breaching", "breached")
+# Each queue is worked from the top in its own order (all ascending; the last key is unique),
+# which is also its keyset for paging.
+QUEUES: dict[str, list[str]] = {
+    "mine": ["sla_due_at", "id"],  # soonest due first
+    "unassigned": ["priority", "created_at", "id"],  # most urgent, then oldest
+    "breaching": ["sla_due_at", "id"],  # due within `hours`, soonest first
+    "breached": ["sla_due_at", "id"],  # longest overdue first
+}
+MAX_BREACHING_HOURS = 24 * 14
 
 
 def queue(name: str, *, user: StaffUser, hours: int = 4) -> QuerySet[Case]:
-    """Work queues over open cases: mine (soonest due first), unassigned (most urgent, then
-    oldest), breaching within `hours` (soonest first), breached (longest overdue first)."""
-    open_cases = _listed().filter(status__in=OPEN_STATUSES)
+    """The open cases of a work queue, in the queue's order (`QUEUES`)."""
+    if name not in QUEUES:
+        raise ValidationFailed(f"queue must be one of {', '.join(QUEUES)}")
+    open_cases = _listed().filter(status__in=OPEN_STATUSES, sla_due_at__isnull=False)
     moment = now()
+    running = open_cases.filter(sla_paused_at__isnull=True)
     if name == "mine":
-        return open_cases.filter(assigned_to=user).order_by("sla_due_at", "id")
-    if name == "unassigned":
-        return open_cases.filter(assigned_to__isnull=True).order_by("priority", "created_at",
-                                                                    "id")
-    running = open_cases.filter(sla_paused_at__isnull=True, sla_due_at__isnull=False)
-    if name == "breaching":
-        if not 1 <= hours <= 24 * 14:
-            raise ValidationFailed("hours must be between 1 and 336")
-        return running.filter(sla_due_at__gte=moment,
-                              sla_due_at__lt=moment + timedelta(hours=hours)).order_by(
-            "sla_due_at", "id")
-    if name == "breached":
-        return running.filter(sla_due_at__lt=moment).order_by("sla_due_at", "id")
-    raise ValidationFailed(f"queue must be one of {', '.join(QUEUES)}")
+        query = open_cases.filter(assigned_to=user)
+    elif name == "unassigned":
+        query = open_cases.filter(assigned_to__isnull=True)
+    elif name == "breaching":
+        if not 1 <= hours <= MAX_BREACHING_HOURS:
+            raise ValidationFailed(f"hours must be between 1 and {MAX_BREACHING_HOURS}")
+        query = running.filter(sla_due_at__gte=moment,
+                               sla_due_at__lt=moment + timedelta(hours=hours))
+    else:
+        query = running.filter(sla_due_at__lt=moment)
+    return query.order_by(*QUEUES[name])
 
 
 def timeline(case: Case) -> list[dict[str, Any]]:
@@ -119,10 +112,16 @@ def timeline(case: Case) -> list[dict[str, Any]]:
         items.append((change.at, "status", {"actor": change.actor_id, "from": change.from_status,
                                             "to": change.to_status,
                                             "reason_code": change.reason_code}))
-    for action in case.actions.all():
+    actions = list(case.actions.all())
+    approvals = dict(Approval.objects.filter(pk__in=[a.approval_id for a in actions
+                                                     if a.approval_id])
+                     .values_list("id", "status"))
+    for action in actions:
         items.append((action.created_at, "action", {
             "actor": action.actor_id, "action": action.action, "payload": action.payload,
-            "reason_code": action.reason_code, "audit_entry_id": action.audit_entry_id}))
+            "reason_code": action.reason_code, "audit_entry_id": action.audit_entry_id,
+            "command_id": action.command_id or None, "approval_id": action.approval_id or None,
+            "approval_status": approvals.get(action.approval_id)}))
     for note in case.notes.prefetch_related("revisions"):
         items.append((note.created_at, "note", {
             "actor": note.author_id, "note_id": note.pk, "content": note.content,

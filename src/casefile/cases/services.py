@@ -1,5 +1,12 @@
 """Writes for cases. Each verb authorises, changes the case, and records exactly one audit
-entry (before/after/diff of the case) in one transaction."""
+entry (before/after/diff of the case) in one transaction.
+
+Every verb joins its caller's transaction when there is one: a bulk change runs them one case
+per transaction, or all in one; a case action commits with the platform operation it runs, or
+neither does. (A savepoint marks where each verb began, so a refusal raised under its lock —
+an invalid transition, say — undoes that verb alone and leaves the caller free to report it and
+go on, as the per-case bulk and the tests do; with `savepoint=False` it would doom the caller's
+whole transaction.)"""
 
 from __future__ import annotations
 
@@ -14,6 +21,7 @@ from casefile.accounts.models import StaffUser
 from casefile.accounts.permissions import Perm, has_perm
 from casefile.audit import ledger
 from casefile.audit.actor import Actor
+from casefile.audit.snapshot import snapshot
 from casefile.cases.models import (
     Case,
     CaseAction,
@@ -30,9 +38,11 @@ from casefile.cases.policy import (
     SLA_PAUSED_IN,
     TRANSITIONS,
     Kind,
+    RefundPayload,
     Status,
     sla_allowance,
 )
+from casefile.cases.schemas import MAX_BULK
 from casefile.core.errors import (
     AppError,
     Conflict,
@@ -42,26 +52,17 @@ from casefile.core.errors import (
     ValidationFailed,
 )
 from casefile.core.timeutil import isoformat, now
+from casefile.core.validation import validated
 from casefile.events.models import Event
+from casefile.platform.services import operation_request
 
 EDITABLE = ("title", "summary", "description", "priority", "kind", "subject_user", "order_id",
             "thread_id", "listing_id")
 _TAG = re.compile(r"^[a-z0-9][a-z0-9_:.-]{0,59}$")
 
 
-def snapshot(case: Case) -> dict[str, Any]:
-    """The case as the audit ledger records it."""
-    return {
-        "kind": case.kind, "status": case.status, "priority": case.priority,
-        "title": case.title, "summary": case.summary, "description": case.description,
-        "assigned_to": case.assigned_to_id, "subject_user": case.subject_user,
-        "order_id": case.order_id, "thread_id": case.thread_id, "listing_id": case.listing_id,
-        "sla_due_at": case.sla_due_at, "sla_paused_at": case.sla_paused_at,
-        "sla_breached_at": case.sla_breached_at, "closed_at": case.closed_at,
-    }
-
-
-def _audit(actor: Actor, action: str, case: Case, before: dict | None, reason_code: str, *,
+def _audit(actor: Actor, action: str, case: Case, before: dict | None,
+           reason_code: str | None, *,
            after: dict | None = None, ticket_ref: str | None = None,
            metadata: dict | None = None):
     """One entry about `case`; `after` defaults to the case's snapshot."""
@@ -98,7 +99,7 @@ def case_create(*, actor: Actor, kind: str, title: str, reason_code: str, priori
     actor.require(Perm.CASES_EDIT)
     _check_fields(kind, priority, title)
     moment = now()
-    with transaction.atomic(durable=True):
+    with transaction.atomic():
         case = Case.objects.create(
             kind=kind, title=title.strip(), priority=priority, summary=summary,
             description=description, subject_user=subject_user, order_id=order_id,
@@ -118,7 +119,7 @@ def case_update(*, actor: Actor, case: Case, changes: dict[str, Any], reason_cod
     unknown = set(changes) - set(EDITABLE)
     if unknown:
         raise ValidationFailed(f"not editable here: {', '.join(sorted(unknown))}")
-    with transaction.atomic(durable=True):
+    with transaction.atomic():
         case = _locked(case)
         before = snapshot(case)
         old_allowance = sla_allowance(case.kind, case.priority)
@@ -141,7 +142,7 @@ def case_assign(*, actor: Actor, case: Case, assignee: StaffUser | None,
     if assignee is not None and not (assignee.is_active
                                      and has_perm(assignee.roles, Perm.CASES_EDIT)):
         raise ValidationFailed(f"{assignee.email} cannot work cases")
-    with transaction.atomic(durable=True):
+    with transaction.atomic():
         case = _locked(case)
         if case.assigned_to_id == (assignee.pk if assignee else None):
             raise Conflict("the case is already assigned that way")
@@ -185,7 +186,7 @@ def case_transition(*, actor: Actor, case: Case, to: str, reason_code: str) -> C
     actor.require(Perm.CASES_EDIT)
     if to not in Status.values:
         raise ValidationFailed(f"unknown status {to!r}", details={"statuses": Status.values})
-    with transaction.atomic(durable=True):
+    with transaction.atomic():
         case = _locked(case)
         before = snapshot(case)
         meta = _move(case, Status(to), actor, reason_code)
@@ -197,7 +198,7 @@ def case_note_add(*, actor: Actor, case: Case, content: str, reason_code: str) -
     actor.require(Perm.CASES_EDIT)
     if not content.strip():
         raise ValidationFailed("a note needs some text")
-    with transaction.atomic(durable=True):
+    with transaction.atomic():
         case = _locked(case)
         moment = now()
         note = CaseNote.objects.create(case=case, author=actor.staff_user, content=content,
@@ -215,7 +216,7 @@ def case_note_edit(*, actor: Actor, note: CaseNote, content: str, reason_code: s
         raise PermissionDenied("only a note's author may edit it")
     if not content.strip():
         raise ValidationFailed("a note needs some text")
-    with transaction.atomic(durable=True):
+    with transaction.atomic():
         note = CaseNote.objects.select_for_update().get(pk=note.pk)
         if note.content == content:
             raise Conflict("the note already says that")
@@ -236,7 +237,7 @@ def case_tag_add(*, actor: Actor, case: Case, name: str, reason_code: str) -> Ca
     if not _TAG.match(name):
         raise ValidationFailed("tags are 1–60 of a-z 0-9 _ : . - (starting with a letter or "
                                "digit)")
-    with transaction.atomic(durable=True):
+    with transaction.atomic():
         case = _locked(case)
         before = {"tags": _tags(case)}
         tag, _ = Tag.objects.get_or_create(name=name)
@@ -251,7 +252,7 @@ def case_tag_add(*, actor: Actor, case: Case, name: str, reason_code: str) -> Ca
 
 def case_tag_remove(*, actor: Actor, case: Case, name: str, reason_code: str) -> Case:
     actor.require(Perm.CASES_EDIT)
-    with transaction.atomic(durable=True):
+    with transaction.atomic():
         case = _locked(case)
         before = {"tags": _tags(case)}
         deleted, _ = CaseTag.objects.filter(case=case, tag__name=name.strip().lower()).delete()
@@ -263,7 +264,7 @@ def case_tag_remove(*, actor: Actor, case: Case, name: str, reason_code: str) ->
 
 def case_event_link(*, actor: Actor, case: Case, event_id: str, reason_code: str) -> CaseEvent:
     actor.require(Perm.CASES_EDIT)
-    with transaction.atomic(durable=True):
+    with transaction.atomic():
         case = _locked(case)
         event = Event.objects.filter(pk=event_id).first()
         if event is None:
@@ -282,7 +283,7 @@ def case_event_link(*, actor: Actor, case: Case, event_id: str, reason_code: str
 
 def case_event_unlink(*, actor: Actor, case: Case, event_id: str, reason_code: str) -> Case:
     actor.require(Perm.CASES_EDIT)
-    with transaction.atomic(durable=True):
+    with transaction.atomic():
         case = _locked(case)
         deleted, _ = CaseEvent.objects.filter(case=case, event_id=event_id).delete()
         if not deleted:
@@ -292,48 +293,54 @@ def case_event_unlink(*, actor: Actor, case: Case, event_id: str, reason_code: s
     return case
 
 
-def _check_payload(name: str, payload: dict[str, Any]) -> dict[str, Any]:
-    kind = CASE_ACTIONS[name]
-    missing = [k for k in kind.required if payload.get(k) in (None, "")]
-    unknown = sorted(set(payload) - set(kind.required) - set(kind.optional))
-    if missing or unknown:
-        problems = ([f"missing {', '.join(missing)}"] if missing else []) + (
-            [f"unknown {', '.join(unknown)}"] if unknown else [])
-        raise ValidationFailed(f"the {name} action's payload: {'; '.join(problems)}",
-                               details={"missing": missing, "unknown": unknown,
-                                        "required": kind.required, "optional": kind.optional})
-    for key in ("amount_cents", "days", "due_days"):
-        if key in payload and (not isinstance(payload[key], int) or isinstance(payload[key], bool)
-                               or payload[key] <= 0):
-            raise ValidationFailed(f"{key} must be a positive whole number")
-    if "currency" in payload and not re.fullmatch(r"[A-Z]{3}", str(payload["currency"])):
-        raise ValidationFailed("currency must be an ISO 4217 code such as EUR")
-    return payload
-
-
 def case_action_take(*, actor: Actor, case: Case, action: str, payload: dict[str, Any],
                      reason_code: str, ticket_ref: str | None = None) -> CaseAction:
-    """Record a case action (TD-490's admin_action). `close` also closes the case; the other
-    actions' effects on the platform go out through the platform app's outbox (not yet built)."""
-    if action not in CASE_ACTIONS:
+    """Take a case action (TD-490's admin_action). `close` also closes the case. `suspend` and
+    `refund` run their platform operation in the same transaction — its permission, its audit
+    entry, its outbox command, or its four-eyes request when it needs one — so acting from a
+    case is the same act as acting from the subject's page."""
+    kind = CASE_ACTIONS.get(action)
+    if kind is None:
         raise ValidationFailed(f"unknown case action {action!r}",
                                details={"actions": sorted(CASE_ACTIONS)})
-    kind = CASE_ACTIONS[action]
     actor.require(kind.perm)
-    payload = _check_payload(action, payload)
-    with transaction.atomic(durable=True):
+    given = validated(kind.payload, payload, what=f"the {action} action's payload",
+                      strict=True)
+    with transaction.atomic():
         case = _locked(case)
         before = snapshot(case)
-        meta: dict[str, Any] = {"payload": payload}
-        if action == "close":
+        meta: dict[str, Any] = {"payload": given.model_dump(exclude_none=True)}
+        if action == "close":  # the status machine says whether it may close
             meta |= _move(case, Status.CLOSED, actor, reason_code)
         elif case.status == Status.CLOSED:
             raise Conflict("the case is closed")
+        outcome = None
+        if kind.operation:
+            outcome = operation_request(actor=actor, operation=kind.operation,
+                                        params=_operation_params(case, given),
+                                        reason_code=reason_code, ticket_ref=ticket_ref)
+            meta |= ({"command_id": outcome.command.id} if outcome.command else
+                     {"approval_id": outcome.approval.id if outcome.approval else None})
         entry = _audit(actor, kind.audit_action, case, before, reason_code,
                        ticket_ref=ticket_ref, metadata=meta)
-        return CaseAction.objects.create(case=case, actor=actor.staff_user, action=action,
-                                         payload=payload, reason_code=reason_code,
-                                         audit_entry_id=entry.id, created_at=entry.created_at)
+        return CaseAction.objects.create(
+            case=case, actor=actor.staff_user, action=action, payload=meta["payload"],
+            reason_code=reason_code, audit_entry_id=entry.id, created_at=entry.created_at,
+            command_id=meta.get("command_id") or "", approval_id=meta.get("approval_id") or "")
+
+
+def _operation_params(case: Case, given) -> dict[str, Any]:
+    """A case action's payload as its operation's parameters: the subject and order default to
+    the case's own, and the case is named so the entry and the command point back to it."""
+    params = given.model_dump(exclude_none=True, exclude={"message"})
+    params.setdefault("user_id", case.subject_user or None)
+    if isinstance(given, RefundPayload):
+        params.setdefault("order_id", case.order_id or None)
+    missing = sorted(k for k, v in params.items() if v is None)
+    if missing:
+        raise ValidationFailed(f"the case names no {' or '.join(missing)}: give it in the "
+                               "payload", details={"missing": missing})
+    return {**params, "case_id": case.id}
 
 
 @dataclass(frozen=True)
@@ -347,14 +354,17 @@ BULK_OPERATIONS = ("assign", "tag", "status", "close")
 
 
 def cases_bulk(*, actor: Actor, case_ids: list[str], operation: str, value: Any,
-               reason_code: str, assignee: StaffUser | None = None) -> list[BulkOutcome]:
-    """Apply one operation to many cases, each in its own transaction with its own audit
-    entry. A case that cannot take the change is reported with the reason, never skipped."""
-    actor.require(Perm.CASES_BULK)
+               reason_code: str, assignee: StaffUser | None = None,
+               all_or_nothing: bool = False) -> list[BulkOutcome]:
+    """Apply one change to many cases, one audit entry per case. Each case changes in its own
+    transaction and a case that cannot take the change is reported with the reason, never
+    skipped; with `all_or_nothing`, all change in one transaction or, at the first refusal,
+    none does (that refusal is raised)."""
+    actor.require(Perm.CASES_EDIT)
     if operation not in BULK_OPERATIONS:
         raise ValidationFailed(f"bulk operation must be one of {', '.join(BULK_OPERATIONS)}")
-    if not case_ids or len(case_ids) > 500:
-        raise ValidationFailed("select between 1 and 500 cases")
+    if not case_ids or len(case_ids) > MAX_BULK:
+        raise ValidationFailed(f"select between 1 and {MAX_BULK} cases")
     apply: dict[str, Callable[[Case], object]] = {
         "assign": lambda c: case_assign(actor=actor, case=c, assignee=assignee,
                                         reason_code=reason_code),
@@ -366,15 +376,28 @@ def cases_bulk(*, actor: Actor, case_ids: list[str], operation: str, value: Any,
                                             reason_code=reason_code),
     }
     cases = {c.id: c for c in Case.objects.filter(id__in=case_ids)}
+    wanted = list(dict.fromkeys(case_ids))
+    if all_or_nothing:
+        with transaction.atomic(durable=True):
+            for case_id in wanted:
+                if case_id not in cases:
+                    raise NotFound(f"no case {case_id}", details={"case_id": case_id})
+                try:
+                    apply[operation](cases[case_id])
+                except AppError as exc:
+                    exc.details = {"case_id": case_id, "error": exc.details}
+                    raise
+        return [BulkOutcome(case_id, True) for case_id in wanted]
     outcomes = []
-    for case_id in dict.fromkeys(case_ids):
+    for case_id in wanted:
         case = cases.get(case_id)
         if case is None:
             outcomes.append(BulkOutcome(case_id, False, {"code": "not_found",
                                                          "message": f"no case {case_id}"}))
             continue
         try:
-            apply[operation](case)
+            with transaction.atomic(durable=True):
+                apply[operation](case)
             outcomes.append(BulkOutcome(case_id, True))
         except AppError as exc:
             outcomes.append(BulkOutcome(case_id, False, {"code": exc.code,
@@ -384,21 +407,33 @@ def cases_bulk(*, actor: Actor, case_ids: list[str], operation: str, value: Any,
 
 def cases_sla_sweep() -> list[str]:
     """Flag open cases past their SLA due time (clock running), one audit entry each, by
-    Casefile itself. Returns the ids flagged."""
+    Casefile itself. Each case is checked again once locked: it may have been closed, paused
+    or given a later due time while the sweep waited for it. Returns the ids flagged."""
     system = Actor.system("sla-sweep")
     moment = now()
-    due = Case.objects.filter(status__in=OPEN_STATUSES, sla_paused_at__isnull=True,
-                              sla_breached_at__isnull=True, sla_due_at__lt=moment)
     flagged = []
-    for case_id in due.values_list("id", flat=True)[:1000]:
+    for case_id in _due_ids(moment):
         with transaction.atomic():
             case = Case.objects.select_for_update().get(pk=case_id)
-            if case.sla_breached_at is not None or case.sla_paused_at is not None:
+            if not _breached(case, moment):
                 continue
             before = snapshot(case)
             case.sla_breached_at = moment
             case.save(update_fields=["sla_breached_at"])
-            _audit(system, "CASE_SLA_BREACHED", case, before, "AUTOMATED",
+            _audit(system, "CASE_SLA_BREACHED", case, before, None,
                    metadata={"due_at": isoformat(case.sla_due_at) if case.sla_due_at else None})
             flagged.append(case_id)
     return flagged
+
+
+def _due_ids(moment) -> list[str]:
+    """Candidates, read without locks: by the time each is locked it may no longer be due."""
+    return list(Case.objects.filter(status__in=OPEN_STATUSES, sla_paused_at__isnull=True,
+                                    sla_breached_at__isnull=True, sla_due_at__lt=moment)
+                .values_list("id", flat=True)[:1000])
+
+
+def _breached(case: Case, moment) -> bool:
+    return (case.status in OPEN_STATUSES and case.sla_paused_at is None
+            and case.sla_breached_at is None and case.sla_due_at is not None
+            and case.sla_due_at < moment)

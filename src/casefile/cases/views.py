@@ -6,26 +6,39 @@ previews the audit entry (before/after) on request and applies it otherwise.
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
+from typing import Annotated, Any, TypeVar
 
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
+from pydantic import Field
 
 from casefile.accounts.models import StaffUser
 from casefile.accounts.permissions import Perm, has_perm, roles_for
+from casefile.accounts.selectors import staff_user_get
 from casefile.audit.actor import Actor
 from casefile.cases import selectors, services
-from casefile.cases.models import Case
+from casefile.cases.models import Case, CaseAction
 from casefile.cases.policy import CASE_ACTIONS, TRANSITIONS, Kind, Status
+from casefile.cases.schemas import (
+    BulkIn,
+    CaseFilter,
+    CaseIn,
+    CasePatch,
+    LinkIn,
+    NoteIn,
+    StatusIn,
+    TagIn,
+)
 from casefile.core.console import back, change, query_without, reason, screen
-from casefile.core.errors import NotFound, ValidationFailed
+from casefile.core.errors import NotFound
 from casefile.core.pagination import keyset_page
-from casefile.core.timeutil import isoformat
+from casefile.core.schemas import Schema
+from casefile.core.validation import from_query, validated
 
+S = TypeVar("S", bound=Schema)
 PAGE = 50
 QUEUE_TABS = [("mine", "Mine"), ("unassigned", "Unassigned"), ("breaching", "Breaching soon"),
               ("breached", "Breached"), ("search", "All cases")]
@@ -33,48 +46,35 @@ QUEUE_TABS = [("mine", "Mine"), ("unassigned", "Unassigned"), ("breaching", "Bre
 SEARCH_SORTS = {"newest": (["created_at", "id"], True), "oldest": (["created_at", "id"], False),
                 "urgent": (["priority", "created_at", "id"], False)}
 ACTION_FIELDS = ("user_id", "order_id", "amount_cents", "currency", "days", "due_days", "message")
-WHOLE_NUMBERS = ("amount_cents", "days", "due_days")
-
-
-def _case_filter(request: HttpRequest) -> selectors.CaseFilter:
-    get = request.GET
-    try:
-        priority = [int(p) for p in get.getlist("priority") if p]
-    except ValueError:
-        raise ValidationFailed("priority must be 1 to 5") from None
-    return selectors.CaseFilter(
-        q=get.get("q", "").strip() or None, kind=[k for k in get.getlist("kind") if k] or None,
-        status=[s for s in get.getlist("status") if s] or None, priority=priority or None,
-        assignee=get.get("assignee") or None, tag=[t for t in get.getlist("tag") if t] or None,
-        subject_user=get.get("subject_user") or None, event_id=get.get("event_id") or None)
 
 
 @screen(Perm.CASES_VIEW)
 def queue(request: HttpRequest, actor: Actor) -> HttpResponse:
     """One screen for the queues and for search: `queue` picks the tab, filters narrow it."""
     name = request.GET.get("queue") or "mine"
-    case_filter = _case_filter(request)
-    next_cursor = None
+    case_filter = from_query(CaseFilter, request.GET)
+    cursor = request.GET.get("cursor")
     if name == "search" or case_filter.as_dict():
         name = "search"
         keys, descending = SEARCH_SORTS.get(request.GET.get("sort", ""), SEARCH_SORTS["newest"])
-        page = keyset_page(selectors.cases(case_filter), keys=keys,
-                           cursor=request.GET.get("cursor"), limit=PAGE, descending=descending,
-                           key_of=lambda c: [isoformat(v) if isinstance(v, datetime) else v
-                                             for v in (getattr(c, k) for k in keys)])
-        rows, next_cursor = page.items, page.next_cursor
+        page = keyset_page(selectors.cases(case_filter), keys=keys, cursor=cursor, limit=PAGE,
+                           descending=descending)
     else:
-        hours = int(request.GET.get("hours") or 4) if request.GET.get(
-            "hours", "4").isdigit() else 4
-        # A queue is worked from the top in its own order (due time, urgency).
-        rows = list(selectors.queue(name, user=actor.staff_user, hours=hours)[:PAGE])
+        hours = validated(QueueHours, {"hours": request.GET.get("hours") or 4}).hours
+        page = keyset_page(selectors.queue(name, user=actor.staff_user, hours=hours),
+                           keys=selectors.QUEUES[name], descending=False, cursor=cursor,
+                           limit=PAGE)
     return render(request, "cases/queue.html", {
-        "rows": rows, "queue": name, "tabs": QUEUE_TABS, "filter": case_filter,
-        "next_cursor": next_cursor, "keep": query_without(request.GET, "cursor"),
+        "rows": page.items, "queue": name, "tabs": QUEUE_TABS, "filter": case_filter,
+        "next_cursor": page.next_cursor, "keep": query_without(request.GET, "cursor"),
         "kinds": Kind.values, "statuses": Status.values, "priorities": range(1, 6),
-        "staff": _workers() if has_perm(actor.roles, Perm.CASES_BULK) else [],
+        "staff": _workers() if has_perm(actor.roles, Perm.CASES_EDIT) else [],
         "sort": request.GET.get("sort", "newest"), "get": request.GET,
     })
+
+
+class QueueHours(Schema):
+    hours: Annotated[int, Field(ge=1, le=selectors.MAX_BREACHING_HOURS)]
 
 
 def _workers() -> list[StaffUser]:
@@ -85,18 +85,20 @@ def _workers() -> list[StaffUser]:
 
 
 @require_POST
-@screen(Perm.CASES_BULK)
+@screen(Perm.CASES_EDIT)
 def bulk(request: HttpRequest, actor: Actor) -> HttpResponse:
-    code, _ticket = reason(request)
-    operation, value = request.POST.get("operation", ""), request.POST.get("value", "")
+    post = request.POST
+    body = validated(BulkIn, {"case_ids": post.getlist("case_ids"),
+                              "operation": post.get("operation", ""),
+                              "value": post.get("value") or None,
+                              "reason_code": post.get("reason_code", "")}, what="the bulk change")
+    operation = body.operation
     assignee = None
-    if operation == "assign" and value and value != "none":
-        assignee = StaffUser.objects.filter(pk=value).first()
-        if assignee is None:
-            raise NotFound(f"no staff member {value}")
-    outcomes = services.cases_bulk(actor=actor, case_ids=request.POST.getlist("case_ids"),
-                                   operation=operation, value=value or None,
-                                   reason_code=code, assignee=assignee)
+    if operation == "assign" and body.value and body.value != "none":
+        assignee = staff_user_get(user_id=body.value)
+    outcomes = services.cases_bulk(actor=actor, case_ids=body.case_ids, operation=operation,
+                                   value=body.value, reason_code=body.reason_code,
+                                   assignee=assignee)
     done = sum(o.ok for o in outcomes)
     messages.success(request, f"{operation}: {done} of {len(outcomes)} cases changed")
     for failed in (o for o in outcomes if not o.ok):
@@ -142,17 +144,22 @@ def _to(case: Case) -> str:
 
 @_post(Perm.CASES_EDIT)
 def case_update(request: HttpRequest, actor: Actor, case_id: str) -> HttpResponse:
+    """The form shows every field; only those that differ from the case are changes."""
     case = selectors.case_get(case_id)
-    code, _ticket = reason(request)
-    changes: dict[str, Any] = {}
-    for name in ("title", "summary", "kind", "subject_user", "order_id"):
-        if name in request.POST and request.POST[name].strip() != getattr(case, name):
-            changes[name] = request.POST[name]
-    if request.POST.get("priority") and int(request.POST["priority"]) != case.priority:
-        changes["priority"] = int(request.POST["priority"])
+    form = {name: request.POST[name] for name in CasePatch.model_fields if name in request.POST}
+    patch = validated(CasePatch, form, what="the change")
+    changes = {name: value for name, value in patch.changes().items()
+               if value != getattr(case, name)}
     return change(request, lambda: services.case_update(
-        actor=actor, case=case, changes=changes, reason_code=code),
+        actor=actor, case=case, changes=changes, reason_code=patch.reason_code),
         done="Case updated", redirect_to=_to(case))
+
+
+def _form(request: HttpRequest, schema: type[S], *fields: str) -> S:
+    """A one-field change form, read by the API's schema for the same change."""
+    data = {name: request.POST.get(name, "").strip() for name in fields}
+    return validated(schema, {**data, "reason_code": request.POST.get("reason_code", "")},
+                     what="the form")
 
 
 @_post(Perm.CASES_EDIT)
@@ -172,19 +179,18 @@ def case_assign(request: HttpRequest, actor: Actor, case_id: str) -> HttpRespons
 @_post(Perm.CASES_EDIT)
 def case_status(request: HttpRequest, actor: Actor, case_id: str) -> HttpResponse:
     case = selectors.case_get(case_id)
-    code, _ticket = reason(request)
-    to = request.POST.get("status", "")
+    body = _form(request, StatusIn, "status")
     return change(request, lambda: services.case_transition(
-        actor=actor, case=case, to=to, reason_code=code),
-        done=f"Moved to {to}", redirect_to=_to(case))
+        actor=actor, case=case, to=body.status, reason_code=body.reason_code),
+        done=f"Moved to {body.status}", redirect_to=_to(case))
 
 
 @_post(Perm.CASES_EDIT)
 def case_note(request: HttpRequest, actor: Actor, case_id: str) -> HttpResponse:
     case = selectors.case_get(case_id)
-    code, _ticket = reason(request)
+    body = _form(request, NoteIn, "content")
     return change(request, lambda: services.case_note_add(
-        actor=actor, case=case, content=request.POST.get("content", ""), reason_code=code),
+        actor=actor, case=case, content=body.content, reason_code=body.reason_code),
         done="Note added", redirect_to=_to(case))
 
 
@@ -193,17 +199,17 @@ def case_note_edit(request: HttpRequest, actor: Actor, case_id: str, note_id: in
                    ) -> HttpResponse:
     case = selectors.case_get(case_id)
     note = selectors.note_get(case, note_id)
-    code, _ticket = reason(request)
+    body = _form(request, NoteIn, "content")
     return change(request, lambda: services.case_note_edit(
-        actor=actor, note=note, content=request.POST.get("content", ""), reason_code=code),
+        actor=actor, note=note, content=body.content, reason_code=body.reason_code),
         done="Note edited (the earlier text is kept)", redirect_to=_to(case))
 
 
 @_post(Perm.CASES_EDIT)
 def case_tag(request: HttpRequest, actor: Actor, case_id: str) -> HttpResponse:
     case = selectors.case_get(case_id)
-    code, _ticket = reason(request)
-    name = request.POST.get("name", "")
+    body = _form(request, TagIn, "name")
+    code, name = body.reason_code, body.name
     if request.POST.get("remove"):
         return change(request, lambda: services.case_tag_remove(
             actor=actor, case=case, name=name, reason_code=code),
@@ -217,8 +223,8 @@ def case_tag(request: HttpRequest, actor: Actor, case_id: str) -> HttpResponse:
 def case_link(request: HttpRequest, actor: Actor, case_id: str) -> HttpResponse:
     """Link (or, with `remove`, unlink) an event by its id."""
     case = selectors.case_get(case_id)
-    code, _ticket = reason(request)
-    event_id = request.POST.get("event_id", "").strip()
+    body = _form(request, LinkIn, "event_id")
+    code, event_id = body.reason_code, body.event_id
     if request.POST.get("remove"):
         return change(request, lambda: services.case_event_unlink(
             actor=actor, case=case, event_id=event_id, reason_code=code),
@@ -230,38 +236,36 @@ def case_link(request: HttpRequest, actor: Actor, case_id: str) -> HttpResponse:
 
 @_post(Perm.CASES_VIEW)  # each action names its own permission; the service checks it
 def case_action(request: HttpRequest, actor: Actor, case_id: str) -> HttpResponse:
+    """The action's payload is read by the action's own schema (the API's too): a field left
+    empty is not given, numbers are read from their text."""
     case = selectors.case_get(case_id)
     code, ticket = reason(request)
     name = request.POST.get("action", "")
     kind = CASE_ACTIONS.get(name)
-    payload: dict[str, Any] = {}
-    for field in (kind.required + kind.optional) if kind else ():
-        value = request.POST.get(field, "").strip()
-        if value:
-            if field in WHOLE_NUMBERS:
-                if not value.isdigit():
-                    raise ValidationFailed(f"{field} must be a whole number")
-                payload[field] = int(value)
-            else:
-                payload[field] = value
-    return change(request, lambda: services.case_action_take(
+    form = {field: request.POST[field].strip()
+            for field in (kind.payload.model_fields if kind else ())
+            if request.POST.get(field, "").strip()}
+    payload = (validated(kind.payload, form, what=f"the {name} action").model_dump(
+        exclude_none=True) if kind else form)
+    return change(request, lambda: _action_taken(request, services.case_action_take(
         actor=actor, case=case, action=name, payload=payload, reason_code=code,
-        ticket_ref=ticket), done=f"Action {name} recorded", redirect_to=_to(case))
+        ticket_ref=ticket)), done=f"Action {name} taken", redirect_to=_to(case))
+
+
+def _action_taken(request: HttpRequest, action: CaseAction) -> CaseAction:
+    if action.approval_id:
+        messages.info(request, f"{action.action} waits for a second member of staff's approval "
+                               f"({action.approval_id}) before it reaches the platform")
+    return action
 
 
 @screen(Perm.CASES_EDIT)
 def case_new(request: HttpRequest, actor: Actor) -> HttpResponse:
     if request.method == "POST":
-        code, _ticket = reason(request)
-        post = request.POST
-        try:
-            priority = int(post.get("priority") or 3)
-        except ValueError:
-            raise ValidationFailed("priority must be 1 to 5") from None
-        case = services.case_create(
-            actor=actor, kind=post.get("kind", ""), title=post.get("title", ""),
-            priority=priority, summary=post.get("summary", ""),
-            subject_user=post.get("subject_user", "").strip(), reason_code=code)
+        form = {name: request.POST[name].strip() for name in CaseIn.model_fields
+                if request.POST.get(name, "").strip()}
+        body = validated(CaseIn, form, what="the new case")
+        case = services.case_create(actor=actor, **body.model_dump(exclude_none=True))
         messages.success(request, f"Opened {case.id}")
         return redirect(_to(case))
     return render(request, "cases/new.html", {"kinds": Kind.values, "priorities": range(1, 6)})

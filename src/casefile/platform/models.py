@@ -15,6 +15,8 @@ class Tenant(models.Model):
     created_at = models.DateTimeField()
     updated_at = models.DateTimeField()
 
+    AUDIT_DIGESTED = ("details",)  # the ledger shows that they changed, not what they hold
+
     class Meta:
         db_table = "platform_tenant"
 
@@ -52,6 +54,12 @@ class Approval(models.Model):
     ticket_ref = models.CharField(max_length=100, blank=True, default="")
     requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
                                      related_name="+")
+    # Where the request came from: the operation's entry, written at approval, records the
+    # requester as they asked, and the approver as they approved.
+    requested_ip = models.GenericIPAddressField(null=True, blank=True)
+    requested_user_agent = models.CharField(max_length=512, blank=True, default="")
+    requested_context = models.JSONField(default=dict)
+    # pending → approved | rejected | expired | void (the requester lost the right to ask)
     status = models.CharField(max_length=20, default="pending")
     decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
                                    on_delete=models.PROTECT, related_name="+")

@@ -1,4 +1,4 @@
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from casefile.core.errors import NotFound
 from casefile.core.timeutil import now
@@ -32,8 +32,14 @@ def command_get(command_id: str) -> OutboxCommand:
     return _get(OutboxCommand, command_id, "command")
 
 
-def tenants() -> QuerySet[Tenant]:
-    return Tenant.objects.order_by("name", "id")
+def tenants(q: str = "") -> QuerySet[Tenant]:
+    """Tenants by name; `q` matches a part of the name or the whole id."""
+    query = Tenant.objects.order_by("name", "id")
+    return query.filter(Q(name__icontains=q) | Q(id=q)) if q else query
+
+
+def platform_users_matching(q: str) -> QuerySet[PlatformUser]:
+    return PlatformUser.objects.filter(Q(email__icontains=q) | Q(id=q)).order_by("email", "id")
 
 
 def approvals(status: str | None = None) -> QuerySet[Approval]:

@@ -7,7 +7,7 @@ from typing import Any
 
 import orjson
 from django.contrib import messages
-from django.db.models import Q
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -17,14 +17,23 @@ from casefile.accounts.permissions import Perm, has_perm
 from casefile.audit.actor import Actor
 from casefile.audit.models import AuditEntry
 from casefile.audit.selectors import AuditFilter, audit_entries
-from casefile.cases.selectors import CaseFilter
+from casefile.cases.schemas import CaseFilter
 from casefile.cases.selectors import cases as case_search
-from casefile.core.console import back, reason, screen
+from casefile.core.console import back, query_without, reason, screen
 from casefile.core.errors import ValidationFailed
+from casefile.core.pagination import keyset_page
+from casefile.core.schemas import Schema, SearchText
+from casefile.core.timeutil import now
+from casefile.core.validation import validated
 from casefile.platform import selectors, services
-from casefile.platform.models import Impersonation, PlatformUser
+from casefile.platform.models import Impersonation
 
 PAGE = 100
+
+
+class TenantSearch(Schema):
+    q: SearchText = ""
+APPROVAL_STATUSES = ("pending", "approved", "rejected", "expired", "void", "all")
 TENANT_OPERATIONS = ("tenant_policy_update", "tenant_credit_add", "tenant_limit_override")
 USER_OPERATIONS = ("user_suspend", "user_unsuspend", "impersonation_start")
 
@@ -36,14 +45,13 @@ def _may(actor: Actor, operations: tuple[str, ...]) -> list[str]:
 
 @screen(Perm.PLATFORM_VIEW)
 def tenants(request: HttpRequest, actor: Actor) -> HttpResponse:
-    q = request.GET.get("q", "").strip()
-    query = selectors.tenants()
-    if q:
-        query = query.filter(Q(name__icontains=q) | Q(id=q))
-    users = (PlatformUser.objects.filter(Q(email__icontains=q) | Q(id=q)).order_by("email")[:50]
-             if q else [])
-    return render(request, "platform/tenants.html", {"tenants": query[:PAGE], "users": users,
-                                                     "q": q})
+    q = validated(TenantSearch, {"q": request.GET.get("q", "").strip()}, what="the search").q
+    page = keyset_page(selectors.tenants(q), keys=["name", "id"], descending=False,
+                       cursor=request.GET.get("cursor"), limit=PAGE)
+    return render(request, "platform/tenants.html", {
+        "tenants": page.items, "next_cursor": page.next_cursor,
+        "keep": query_without(request.GET, "cursor"), "q": q,
+        "users": selectors.platform_users_matching(q)[:50] if q else []})
 
 
 @screen(Perm.PLATFORM_VIEW)
@@ -98,29 +106,18 @@ def _json_object(text: str, name: str) -> dict[str, Any]:
     return value
 
 
-def _whole(text: str, name: str) -> int:
-    if not text.strip().isdigit():
-        raise ValidationFailed(f"{name} must be a whole number")
-    return int(text)
-
-
 def _params(operation: str, post) -> dict[str, Any]:
-    """The operation's parameters from its form; `services` validates them again."""
-    if operation in TENANT_OPERATIONS:
-        params: dict[str, Any] = {"tenant_id": post.get("tenant_id", "")}
-    else:
-        params = {"user_id": post.get("user_id", "")}
-    if operation == "tenant_policy_update":
-        params["policy"] = _json_object(post.get("policy", ""), "policy")
-    elif operation == "tenant_credit_add":
-        params["amount_cents"] = _whole(post.get("amount_cents", ""), "amount_cents")
-    elif operation == "tenant_limit_override":
-        params["limits"] = _json_object(post.get("limits", ""), "limits")
-    elif operation == "user_suspend" and post.get("days", "").strip():
-        params["days"] = _whole(post["days"], "days")
-    elif operation == "impersonation_start":
-        params["minutes"] = _whole(post.get("minutes", ""), "minutes")
-    return params
+    """The operation's form as its parameters; the operation's schema (the API's too) validates
+    them, reading numbers from their text. Policy and limits are edited as JSON text."""
+    op = services.OPERATIONS.get(operation)
+    if op is None:
+        raise ValidationFailed(f"unknown operation {operation!r}")
+    params: dict[str, Any] = {name: post[name] for name in op.params.model_fields
+                              if post.get(name, "").strip()}
+    for name in ("policy", "limits"):
+        if name in params:
+            params[name] = _json_object(params[name], name)
+    return op.parse(params, strict=False).model_dump(exclude_none=True)
 
 
 @require_POST
@@ -132,10 +129,11 @@ def operation(request: HttpRequest, actor: Actor, name: str) -> HttpResponse:
         entry = services.operation_preview(actor=actor, operation=name, params=params,
                                            reason_code=code, ticket_ref=ticket)
         note = ("Needs a second member of staff's approval before it takes effect."
-                if services.needs_approval(name, params) else "")
+                if services.needs_approval(operation=name, params=params) else "")
         return render(request, "console/_preview.html", {"preview": entry, "note": note})
-    outcome = services.operation_request(actor=actor, operation=name, params=params,
-                                         reason_code=code, ticket_ref=ticket)
+    with transaction.atomic(durable=True):
+        outcome = services.operation_request(actor=actor, operation=name, params=params,
+                                             reason_code=code, ticket_ref=ticket)
     if outcome.approval is not None:
         messages.success(request, f"Sent for approval ({outcome.approval.id}): another member "
                                   "of staff must approve it before it takes effect")
@@ -150,7 +148,8 @@ def operation(request: HttpRequest, actor: Actor, name: str) -> HttpResponse:
 @screen(Perm.PLATFORM_VIEW)
 def impersonation_end(request: HttpRequest, actor: Actor, session_id: str) -> HttpResponse:
     session = selectors.impersonation_get(session_id)
-    services.impersonation_end(actor=actor, session=session)
+    code, _ticket = reason(request)
+    services.impersonation_end(actor=actor, session=session, reason_code=code)
     messages.success(request, "Impersonation ended")
     return redirect(back(request))
 
@@ -158,20 +157,34 @@ def impersonation_end(request: HttpRequest, actor: Actor, session_id: str) -> Ht
 @screen(Perm.PLATFORM_VIEW)
 def approvals(request: HttpRequest, actor: Actor) -> HttpResponse:
     status = request.GET.get("status", "pending")
-    services.approvals_expire()  # so the inbox never offers a request that can only fail
+    if status not in APPROVAL_STATUSES:
+        raise ValidationFailed(f"status must be one of {', '.join(APPROVAL_STATUSES)}")
+    page = keyset_page(selectors.approvals(status if status != "all" else None),
+                       keys=["created_at", "id"], cursor=request.GET.get("cursor"), limit=PAGE)
+    moment = now()
+    # A request past its time is shown as such and offered to nobody; the worker closes it
+    # (audited) — reading the inbox changes nothing.
     rows = [{"approval": a, "params_json": _pretty(a.params),
-             "may_decide": (a.status == "pending" and a.requested_by_id != actor.staff_user.pk
+             "lapsed": a.status == "pending" and a.expires_at <= moment,
+             "may_decide": (a.status == "pending" and a.expires_at > moment
+                            and a.requested_by_id != actor.staff_user.pk
                             and services.staff_may(actor.staff_user, a.operation))}
-            for a in selectors.approvals(status if status != "all" else None)[:PAGE]]
-    return render(request, "platform/approvals.html", {"rows": rows, "status": status})
+            for a in page.items]
+    return render(request, "platform/approvals.html", {
+        "rows": rows, "status": status, "statuses": APPROVAL_STATUSES,
+        "next_cursor": page.next_cursor, "keep": query_without(request.GET, "cursor")})
 
 
 @require_POST
 @screen(Perm.PLATFORM_VIEW)
 def approval_decide(request: HttpRequest, actor: Actor, approval_id: str) -> HttpResponse:
     approval = selectors.approval_get(approval_id)
-    approve = request.POST.get("decision") == "approve"
-    services.approval_decide(actor=actor, approval=approval, approve=approve)
+    code, _ticket = reason(request)
+    decision = request.POST.get("decision")
+    if decision not in ("approve", "reject"):
+        raise ValidationFailed("decide to approve or to reject")
+    approve = decision == "approve"
+    services.approval_decide(actor=actor, approval=approval, approve=approve, reason_code=code)
     verdict = "approved and applied" if approve else "rejected"
     messages.success(request, f"{approval.operation} {verdict}")
     return redirect(reverse("platform:approvals"))
