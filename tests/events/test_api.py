@@ -176,7 +176,8 @@ def test_severity_histogram_and_breakdowns(api_as, corpus):
 @pytest.mark.parametrize("fmt", ["csv", "ndjson"])
 def test_export_streams_and_is_audited(api_as, corpus, fmt):
     client = api_as(Role.ANALYST)
-    response = client.call("GET", f"/api/v1/events/export?format={fmt}&service=api")
+    response = client.call("GET", f"/api/v1/events/export?format={fmt}&service=api"
+                                  "&reason_code=INVESTIGATION")
     assert response.status_code == 200
     body = b"".join(response.streaming_content).decode()
     rows = body.strip().splitlines()
@@ -186,7 +187,7 @@ def test_export_streams_and_is_audited(api_as, corpus, fmt):
 
 
 def test_viewers_may_not_export(api_as, corpus):
-    response = api_as(Role.VIEWER).call("GET", "/api/v1/events/export")
+    response = api_as(Role.VIEWER).call("GET", "/api/v1/events/export?reason_code=INVESTIGATION")
     assert response.status_code == 403
     assert not AuditEntry.objects.filter(action="EXPORT_REQUESTED").exists()
 

@@ -1,6 +1,7 @@
 """The one NinjaAPI: every app's router is mounted here, and every error leaves in one shape."""
 
 import logging
+from typing import Any
 
 import orjson
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
@@ -28,7 +29,44 @@ class ORJSONRenderer(BaseRenderer):
         return orjson.dumps(data, default=str)
 
 
-api = NinjaAPI(
+class ErrorDetail(Schema):
+    code: str
+    message: str
+    details: Any = None
+
+
+class ErrorOut(Schema):
+    """The one error shape, `{"error": {"code", "message", "details"}}`."""
+
+    error: ErrorDetail
+
+
+# Every operation may answer these (auth, permission, lookup, conflict, size, validation,
+# throttling): declared once here rather than on each route.
+ERROR_STATUSES = {400: "Bad request", 401: "Not authenticated", 403: "Forbidden",
+                  404: "Not found", 409: "Conflict (or an invalid transition)",
+                  413: "Request body too large", 422: "Validation failed", 429: "Throttled"}
+
+
+class CasefileAPI(NinjaAPI):
+    def get_openapi_schema(self, *, path_prefix=None, path_params=None):
+        schema = super().get_openapi_schema(path_prefix=path_prefix, path_params=path_params)
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        components.update(ErrorOut.model_json_schema(
+            ref_template="#/components/schemas/{model}")["$defs"])
+        components["ErrorOut"] = {k: v for k, v in ErrorOut.model_json_schema(
+            ref_template="#/components/schemas/{model}").items() if k != "$defs"}
+        error = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorOut"}}}
+        for methods in schema["paths"].values():
+            for operation in methods.values():
+                responses = operation.setdefault("responses", {})
+                for status, description in ERROR_STATUSES.items():
+                    if status not in responses and str(status) not in responses:
+                        responses[status] = {"description": description, "content": error}
+        return schema
+
+
+api = CasefileAPI(
     title="Casefile API",
     version="1",
     description="Cases, events, privileged operations and the audit ledger. "

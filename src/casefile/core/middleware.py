@@ -88,7 +88,7 @@ def _read_chunked(request: HttpRequest, limit: int) -> None:
         raise PayloadTooLarge("request body too large", details={"limit_bytes": limit})
     body = b"".join(chunks)
     request.META["CONTENT_LENGTH"] = str(len(body))
-    request._stream = LimitedStream(io.BytesIO(body), len(body))  # type: ignore[attr-defined]
+    request._stream = LimitedStream(io.BytesIO(body), len(body))  # type: ignore[assignment]
 
 
 _CODES = {400: "bad_request", 401: "not_authenticated", 403: "forbidden", 404: "not_found",

@@ -1,20 +1,21 @@
-from datetime import datetime
-from typing import Any
+from typing import Annotated, Any, Literal
 
 from django.http import HttpRequest, StreamingHttpResponse
 from ninja import Query, Router
 from ninja.errors import HttpError
+from pydantic import Field
 
 from casefile.accounts.access import require
 from casefile.accounts.permissions import Perm
 from casefile.core.errors import ValidationFailed
-from casefile.core.pagination import keyset_page
-from casefile.core.schemas import Schema
+from casefile.core.pagination import MAX_CURSOR_LENGTH, keyset_page
+from casefile.core.schemas import Bounded, EventId, Limit, ReasonCode, Schema
 from casefile.core.timeutil import isoformat
 from casefile.events import selectors, services
 from casefile.events.models import Event
 from casefile.events.parsing import UnusableInput
-from casefile.events.severity import Severity, parse_severity
+from casefile.events.selectors import EventFilter
+from casefile.events.severity import Severity
 
 router = Router(tags=["events"])
 otlp_router = Router(tags=["events"])  # mounted at /api/v1/otlp: the path collectors expect
@@ -22,28 +23,6 @@ otlp_router = Router(tags=["events"])  # mounted at /api/v1/otlp: the path colle
 CONTENT_FORMATS = {"application/json": "json", "application/x-ndjson": "ndjson",
                    "application/ndjson": "ndjson", "application/jsonl": "ndjson",
                    "text/csv": "csv"}
-
-
-class EventFilterIn(Schema):
-    component: list[str] | None = None
-    service: list[str] | None = None
-    environment: list[str] | None = None
-    system_id: list[str] | None = None
-    event_type: list[str] | None = None
-    fingerprint: list[str] | None = None
-    source: list[str] | None = None
-    severity: str | None = None  # the least severe level to include, e.g. "warning"
-    since: datetime | None = None
-    until: datetime | None = None
-    q: str | None = None
-
-    def to_filter(self) -> selectors.EventFilter:
-        data = self.model_dump(exclude={"severity"})
-        try:
-            minimum = parse_severity(self.severity) if self.severity else None
-        except ValueError as exc:
-            raise ValidationFailed(str(exc)) from None
-        return selectors.EventFilter(**data, min_severity=minimum)
 
 
 class EventOut(Schema):
@@ -111,13 +90,35 @@ def _ingest(request: HttpRequest, fmt: str, source: str):
     return result.as_dict()
 
 
-@router.post("", response=IngestOut, summary="Ingest events (JSON, array, NDJSON or CSV)")
-def events_ingest(request: HttpRequest, format: str = "auto"):  # noqa: A002 - the API's name
+# The ingestion endpoints read the raw body (so that a large NDJSON or CSV body is never a
+# pydantic model in memory); their bodies are declared here for the OpenAPI document.
+_RECORD = {"type": "object", "additionalProperties": True,
+           "properties": {"message": {"type": "string"}}, "required": ["message"]}
+_TEXT_BODY = {"type": "string"}
+INGEST_BODY = {"requestBody": {"required": True, "content": {
+    "application/json": {"schema": {"oneOf": [_RECORD, {"type": "array", "items": _RECORD}]}},
+    "application/x-ndjson": {"schema": _TEXT_BODY},
+    "text/csv": {"schema": _TEXT_BODY},
+}}}
+OTLP_BODY = {"requestBody": {"required": True, "content": {"application/json": {"schema": {
+    "type": "object", "required": ["resourceLogs"],
+    "properties": {"resourceLogs": {"type": "array", "items": {"type": "object"}}},
+}}}}}
+Format = Literal["auto", "ndjson", "json", "otlp", "csv"]
+ExportFormat = Literal["csv", "ndjson"]
+Cursor = Annotated[str, Bounded(MAX_CURSOR_LENGTH)]
+AnalyticsLimit = Annotated[int, Field(ge=1, le=selectors.ANALYTICS_MAX_LIMIT)]
+
+
+@router.post("", response=IngestOut, summary="Ingest events (JSON, array, NDJSON or CSV)",
+             openapi_extra=INGEST_BODY)
+def events_ingest(request: HttpRequest, format: Format = "auto"):  # noqa: A002 - the API's name
     fmt = CONTENT_FORMATS.get(_media_type(request), "auto") if format == "auto" else format
     return _ingest(request, fmt, source="api")
 
 
-@otlp_router.post("/v1/logs", summary="OTLP/HTTP JSON logs (point an OpenTelemetry collector here)")
+@otlp_router.post("/v1/logs", summary="OTLP/HTTP JSON logs (point an OpenTelemetry collector here)",
+                  openapi_extra=OTLP_BODY)
 def otlp_logs(request: HttpRequest):
     if _media_type(request) == "application/x-protobuf":
         raise HttpError(415, "only OTLP/HTTP JSON is accepted (encoding: json)")
@@ -131,20 +132,20 @@ def otlp_logs(request: HttpRequest):
 
 
 @router.get("", response=EventPageOut, summary="Search events, newest first")
-def events_search(request: HttpRequest, filters: Query[EventFilterIn], cursor: str | None = None,
-                  limit: int = 50):
+def events_search(request: HttpRequest, filters: Query[EventFilter], cursor: Cursor | None = None,
+                  limit: Limit = 50):
     require(request, Perm.EVENTS_VIEW)
-    page = keyset_page(selectors.events(filters.to_filter()), keys=["occurred_at", "id"],
+    page = keyset_page(selectors.events(filters), keys=["occurred_at", "id"],
                        cursor=cursor, limit=limit,
                        key_of=lambda e: [isoformat(e.occurred_at), e.id])
     return {"items": [EventOut.of(e) for e in page.items], "next_cursor": page.next_cursor}
 
 
 @router.get("/export", summary="Export events as CSV or NDJSON (audited)", response={200: None})
-def events_export(request: HttpRequest, filters: Query[EventFilterIn], format: str = "ndjson",  # noqa: A002
-                  reason_code: str = "INVESTIGATION"):
+def events_export(request: HttpRequest, filters: Query[EventFilter], reason_code: ReasonCode,
+                  format: ExportFormat = "ndjson"):  # noqa: A002
     actor = require(request, Perm.EVENTS_EXPORT)
-    lines = services.events_export(actor=actor, event_filter=filters.to_filter(), fmt=format,
+    lines = services.events_export(actor=actor, event_filter=filters, fmt=format,
                                    reason_code=reason_code)
     media = "text/csv" if format == "csv" else "application/x-ndjson"
     response = StreamingHttpResponse(lines, content_type=media)
@@ -153,26 +154,27 @@ def events_export(request: HttpRequest, filters: Query[EventFilterIn], format: s
 
 
 @router.get("/analytics/top", summary="Top recurring fingerprints in a window (default 24 h)")
-def analytics_top(request: HttpRequest, filters: Query[EventFilterIn], limit: int = 10):
+def analytics_top(request: HttpRequest, filters: Query[EventFilter], limit: AnalyticsLimit = 10):
     require(request, Perm.EVENTS_VIEW)
-    return {"items": selectors.top_fingerprints(filters.to_filter(), limit=min(limit, 100))}
+    return {"items": selectors.top_fingerprints(filters, limit=limit)}
 
 
 @router.get("/analytics/severity", summary="Counts by severity in time buckets")
-def analytics_severity(request: HttpRequest, filters: Query[EventFilterIn], bucket: str = "hour"):
+def analytics_severity(request: HttpRequest, filters: Query[EventFilter],
+                       bucket: selectors.Bucket = "hour"):
     require(request, Perm.EVENTS_VIEW)
-    return {"items": selectors.severity_histogram(filters.to_filter(), bucket=bucket)}
+    return {"items": selectors.severity_histogram(filters, bucket=bucket)}
 
 
 @router.get("/analytics/breakdown", summary="Counts by component, service, environment, …")
-def analytics_breakdown(request: HttpRequest, filters: Query[EventFilterIn], by: str = "component",
-                        limit: int = 20):
+def analytics_breakdown(request: HttpRequest, filters: Query[EventFilter],
+                        by: selectors.BreakdownField = "component", limit: AnalyticsLimit = 20):
     require(request, Perm.EVENTS_VIEW)
-    return {"items": selectors.breakdown(filters.to_filter(), by=by, limit=min(limit, 100))}
+    return {"items": selectors.breakdown(filters, by=by, limit=limit)}
 
 
 @router.get("/{event_id}", response=EventDetailOut, summary="One event with its raw payload")
-def event_detail(request: HttpRequest, event_id: str):
+def event_detail(request: HttpRequest, event_id: EventId):
     from casefile.events.fingerprint import template_of
 
     require(request, Perm.EVENTS_VIEW)

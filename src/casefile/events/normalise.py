@@ -8,6 +8,7 @@ eight RFC 5424 severities by number or common name, OTLP severity numbers, and t
 from __future__ import annotations
 
 import hashlib
+import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -71,8 +72,10 @@ def normalise(record: dict[str, Any], *, default_source: str,
         else:
             fields, raw = _pick(record), record
         return _row(fields, raw, default_source=default_source, received_at=received_at)
-    except ValueError as exc:
+    except (ValueError, TypeError) as exc:  # TypeError: orjson's, for values JSON cannot hold
         return ParseError(str(exc))
+    except RecursionError:
+        return ParseError("nested too deeply")
 
 
 def _pick(record: dict[str, Any]) -> dict[str, Any]:
@@ -126,11 +129,13 @@ def _row(fields: dict[str, Any], raw: dict[str, Any], *, default_source: str,
     raw_json = orjson.dumps(raw, option=orjson.OPT_SORT_KEYS).decode()
     if "\\u0000" in raw_json or "\x00" in message:
         raise ValueError("NUL characters are not accepted")
-    scope = text["source"]
+    source = text["source"] or default_source
+    # The dedupe key is unique per source (the source is part of what is hashed), so two
+    # sources may use the same event ids, or send the same payload, without one being dropped.
     if "event_id" in fields:
-        key_material = f"id\x1f{scope}\x1f{fields['event_id']}".encode()
+        key_material = f"id\x1f{source}\x1f{fields['event_id']}".encode()
     else:
-        key_material = b"raw\x1f" + raw_json.encode()
+        key_material = f"raw\x1f{source}\x1f".encode() + raw_json.encode()
     fingerprint = text["fingerprint"] or compute_fingerprint(
         message=message, component=text["component"], service=text["service"],
         event_type=text["event_type"])[0]
@@ -138,7 +143,7 @@ def _row(fields: dict[str, Any], raw: dict[str, Any], *, default_source: str,
         occurred_at=occurred_at, severity=int(severity), component=text["component"],
         service=text["service"], environment=text["environment"], system_id=text["system_id"],
         event_type=text["event_type"], message=message, raw_json=raw_json,
-        fingerprint=fingerprint, source=scope or default_source,
+        fingerprint=fingerprint, source=source,
         dedupe_key=hashlib.sha256(key_material).hexdigest()[:40],
     )
 
@@ -177,6 +182,12 @@ def parse_timestamp(value: Any) -> datetime:
 
 
 def _epoch(value: float, scale: float | None = None) -> datetime:
+    try:
+        finite = math.isfinite(value)
+    except OverflowError:  # an integer too large for a float
+        finite = False
+    if not finite:
+        raise ValueError("timestamp is out of range")
     if scale is None:
         scale = next(s for limit, s in _EPOCH_SCALES if abs(value) < limit)
     try:

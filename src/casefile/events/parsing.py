@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -77,7 +78,8 @@ def parse_json(body: bytes) -> Iterator[Parsed]:
 
 def parse_otlp(body: bytes) -> Iterator[Parsed]:
     """OTLP/HTTP JSON logs: resourceLogs → scopeLogs → logRecords, flattened into plain records
-    with the resource and scope attributes beside the record's own."""
+    with the resource and scope attributes beside the record's own. A part of the wrong shape
+    is reported in the record numbering where it stood, and the rest is still read."""
     try:
         document = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
@@ -85,36 +87,106 @@ def parse_otlp(body: bytes) -> Iterator[Parsed]:
     if not isinstance(document, dict) or not isinstance(document.get("resourceLogs"), list):
         raise UnusableInput("not an OTLP logs export: expected an object with resourceLogs")
     number = 0
-    for resource_logs in document["resourceLogs"]:
-        resource = _attributes((resource_logs.get("resource") or {}).get("attributes"))
-        for scope_logs in resource_logs.get("scopeLogs") or []:
-            scope = scope_logs.get("scope") or {}
-            for record in scope_logs.get("logRecords") or []:
+    for r, resource_logs in enumerate(document["resourceLogs"]):
+        where = f"resourceLogs[{r}]"
+        try:
+            _object_at(resource_logs, where)
+            resource = _attributes(_object_at(resource_logs.get("resource"), f"{where}.resource",
+                                              optional=True).get("attributes"))
+            scopes = _list_at(resource_logs.get("scopeLogs"), f"{where}.scopeLogs")
+        except ValueError as exc:
+            number += 1
+            yield number, ParseError(str(exc))
+            continue
+        for s, scope_logs in enumerate(scopes):
+            where = f"resourceLogs[{r}].scopeLogs[{s}]"
+            try:
+                _object_at(scope_logs, where)
+                scope = _object_at(scope_logs.get("scope"), f"{where}.scope", optional=True)
+                records = _list_at(scope_logs.get("logRecords"), f"{where}.logRecords")
+            except ValueError as exc:
+                number += 1
+                yield number, ParseError(str(exc))
+                continue
+            for record in records:
                 number += 1
                 if not isinstance(record, dict):
                     yield number, ParseError("expected a logRecord object")
+                    continue
+                try:
+                    attributes = _attributes(record.get("attributes"))
+                except ValueError as exc:
+                    yield number, ParseError(str(exc))
                     continue
                 yield number, {
                     "_otlp": True,
                     "record": record,
                     "resource": resource,
                     "scope": scope.get("name", ""),
-                    "attributes": _attributes(record.get("attributes")),
+                    "attributes": attributes,
                 }
 
 
-def parse_csv(lines: Iterable[bytes]) -> Iterator[Parsed]:
+def _object_at(value: Any, where: str, *, optional: bool = False) -> dict[str, Any]:
+    if value is None and optional:
+        return {}
+    if not isinstance(value, dict):
+        raise ValueError(f"{where} must be an object, not {_json_type(value)}")
+    return value
+
+
+def _list_at(value: Any, where: str) -> list[Any]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise ValueError(f"{where} must be an array, not {_json_type(value)}")
+    return value
+
+
+def parse_csv(lines: Iterable[bytes], *, message_columns: Iterable[str] = ()) -> Iterator[Parsed]:
+    """CSV with a header row. Bytes that are not UTF-8 reject their row (surrogateescape keeps
+    them apart from real text) instead of being stored as replacement characters. With
+    `message_columns`, a header holding none of them is refused as a whole: the body is most
+    likely not CSV at all (JSON sent as text/csv), and every row would be rejected anyway."""
     text = io.TextIOWrapper(io.BufferedReader(_Chain(lines)), encoding="utf-8",
-                            errors="replace", newline="")
+                            errors="surrogateescape", newline="")
     reader = csv.DictReader(text)
-    if not reader.fieldnames:
+    try:
+        header = reader.fieldnames
+    except csv.Error as exc:
+        raise UnusableInput(f"not readable as CSV: {exc}") from None
+    if not header:
         raise UnusableInput("CSV without a header row")
-    for row in reader:
+    if any(_NOT_UTF8.search(name) for name in header):
+        raise UnusableInput("the CSV header row is not valid UTF-8")
+    names = {name.strip() for name in header if name}
+    wanted = tuple(message_columns)
+    if wanted and not names & set(wanted):
+        first = ",".join(header)[:80]
+        looks = " (it looks like JSON: send application/json or ?format=)" if first.lstrip(
+            ).startswith(("{", "[")) else ""
+        raise UnusableInput(f"the CSV header has no message column ({', '.join(wanted)}): "
+                            f"{first!r}{looks}")
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:  # the reader cannot go on: say where it stopped
+            yield reader.line_num, ParseError(f"not readable as CSV from here on: {exc}")
+            return
         number = reader.line_num
         if None in row:
             yield number, ParseError("more values than header columns")
             continue
+        if any(isinstance(v, str) and _NOT_UTF8.search(v) for v in row.values()):
+            yield number, ParseError("not valid UTF-8")
+            continue
         yield number, {k.strip(): v for k, v in row.items() if k and v not in (None, "")}
+
+
+# What surrogateescape makes of bytes that are not UTF-8 (valid UTF-8 never decodes to these).
+_NOT_UTF8 = re.compile("[\udc80-\udcff]")
 
 
 def _object(raw: bytes) -> dict[str, Any] | ParseError:
@@ -139,16 +211,22 @@ def _json_type(value: Any) -> str:
             bool: "a boolean", type(None): "null"}.get(type(value), type(value).__name__)
 
 
-def _attributes(items: Any) -> dict[str, Any]:
+MAX_VALUE_DEPTH = 32
+
+
+def _attributes(items: Any, depth: int = 0) -> dict[str, Any]:
     """OTLP KeyValue list → plain dict (`{"key": k, "value": {"stringValue": v}}` → `{k: v}`)."""
     out: dict[str, Any] = {}
-    for item in items or []:
-        if isinstance(item, dict) and "key" in item:
-            out[item["key"]] = any_value(item.get("value"))
+    for item in _list_at(items, "attributes"):
+        if not isinstance(item, dict) or not isinstance(item.get("key"), str):
+            raise ValueError("attributes must be {key, value} objects with a string key")
+        out[item["key"]] = any_value(item.get("value"), depth + 1)
     return out
 
 
-def any_value(value: Any) -> Any:
+def any_value(value: Any, depth: int = 0) -> Any:
+    if depth > MAX_VALUE_DEPTH:
+        raise ValueError(f"attribute values nested deeper than {MAX_VALUE_DEPTH} levels")
     if not isinstance(value, dict):
         return value
     for kind in ("stringValue", "boolValue", "doubleValue"):
@@ -160,9 +238,11 @@ def any_value(value: Any) -> Any:
         except (TypeError, ValueError):
             return value["intValue"]
     if "arrayValue" in value:
-        return [any_value(v) for v in (value["arrayValue"] or {}).get("values") or []]
+        inner = _object_at(value["arrayValue"], "arrayValue", optional=True)
+        return [any_value(v, depth + 1) for v in _list_at(inner.get("values"), "values")]
     if "kvlistValue" in value:
-        return _attributes((value["kvlistValue"] or {}).get("values"))
+        inner = _object_at(value["kvlistValue"], "kvlistValue", optional=True)
+        return _attributes(inner.get("values"), depth + 1)
     if "bytesValue" in value:
         return value["bytesValue"]
     return None

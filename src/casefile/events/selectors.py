@@ -2,43 +2,78 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Literal, get_args
 
 from django.db import connection
 from django.db.models import Count, Max, Min, QuerySet
 from django.db.models.functions import TruncDay, TruncHour, TruncMinute
+from pydantic import AfterValidator, BeforeValidator, WithJsonSchema
 
 from casefile.core.errors import NotFound, ValidationFailed
+from casefile.core.schemas import Column, Schema, SearchText
 from casefile.core.sql import contains_pattern
 from casefile.core.timeutil import now
 from casefile.events.fingerprint import template_of
 from casefile.events.models import Event
-from casefile.events.severity import Severity
+from casefile.events.severity import Severity, parse_severity
 
 FILTER_FIELDS = ("component", "service", "environment", "system_id", "event_type",
                  "fingerprint", "source")
 
 
-@dataclass(frozen=True)
-class EventFilter:
-    component: list[str] | None = None
-    service: list[str] | None = None
-    environment: list[str] | None = None
-    system_id: list[str] | None = None
-    event_type: list[str] | None = None
-    fingerprint: list[str] | None = None
-    source: list[str] | None = None
-    min_severity: Severity | None = None  # this level and everything more severe
-    since: datetime | None = None
-    until: datetime | None = None
-    q: str | None = None  # text search on the message (substring, case-insensitive)
+def _severity(value: object) -> Severity | None:
+    if value in (None, ""):
+        return None
+    return parse_severity(value)  # its ValueError is a validation error
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    """Times without an offset are UTC (the console shows UTC throughout)."""
+    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
+
+
+# Repeatable filters, each value bounded by the column it is compared with.
+Components = list[Annotated[str, Column(Event, "component")]] | None
+Services = list[Annotated[str, Column(Event, "service")]] | None
+Environments = list[Annotated[str, Column(Event, "environment")]] | None
+SystemIds = list[Annotated[str, Column(Event, "system_id")]] | None
+EventTypes = list[Annotated[str, Column(Event, "event_type")]] | None
+Fingerprints = list[Annotated[str, Column(Event, "fingerprint")]] | None
+Sources = list[Annotated[str, Column(Event, "source")]] | None
+
+
+class EventFilter(Schema):
+    """What every reader of events filters by: the API's query string, the console's URL and
+    the export's audit entry all go through this one schema."""
+
+    component: Components = None
+    service: Services = None
+    environment: Environments = None
+    system_id: SystemIds = None
+    event_type: EventTypes = None
+    fingerprint: Fingerprints = None
+    source: Sources = None
+    # The least severe level to include: a name ("warning", "err") or a number 0-7.
+    severity: Annotated[Severity | None, BeforeValidator(_severity),
+                        WithJsonSchema({"type": "string", "examples": ["warning", "3"]})] = None
+    since: Annotated[datetime | None, AfterValidator(_utc)] = None
+    until: Annotated[datetime | None, AfterValidator(_utc)] = None
+    q: SearchText | None = None  # text search on the message (substring, case-insensitive)
+
+    @property
+    def min_severity(self) -> Severity | None:
+        return self.severity
 
     def as_dict(self) -> dict:
-        out = {k: v for k, v in asdict(self).items() if v not in (None, [], "")}
-        if self.min_severity is not None:
-            out["min_severity"] = self.min_severity.label
+        out = {k: v for k, v in self.model_dump().items() if v not in (None, [], "")}
+        if self.severity is not None:
+            out.pop("severity")
+            out["min_severity"] = self.severity.label
         return out
+
+    def window(self, since: datetime, until: datetime | None) -> EventFilter:
+        return self.model_copy(update={"since": since, "until": until})
 
 
 def events(f: EventFilter) -> QuerySet[Event]:
@@ -48,8 +83,8 @@ def events(f: EventFilter) -> QuerySet[Event]:
         if values:
             query = query.filter(**({name: values[0]} if len(values) == 1
                                     else {f"{name}__in": values}))
-    if f.min_severity is not None:
-        query = query.filter(severity__lte=int(f.min_severity))
+    if f.severity is not None:
+        query = query.filter(severity__lte=int(f.severity))
     if f.since:
         query = query.filter(occurred_at__gte=f.since)
     if f.until:
@@ -120,11 +155,14 @@ def _trend(before: int, after: int) -> str:
 
 
 def _with(f: EventFilter, since: datetime, until: datetime) -> EventFilter:
-    return EventFilter(**{**asdict(f), "since": since, "until": until})
+    return f.window(since, until)
 
 
-BUCKETS = {"minute": (TruncMinute, timedelta(hours=1)), "hour": (TruncHour, timedelta(days=1)),
-           "day": (TruncDay, timedelta(days=30))}
+Bucket = Literal["minute", "hour", "day"]
+# Each bucket's truncation and its default window.
+BUCKETS: dict[str, tuple] = {"minute": (TruncMinute, timedelta(hours=1)),
+                             "hour": (TruncHour, timedelta(days=1)),
+                             "day": (TruncDay, timedelta(days=30))}
 
 
 def severity_histogram(f: EventFilter, *, bucket: str) -> list[dict]:
@@ -139,7 +177,10 @@ def severity_histogram(f: EventFilter, *, bucket: str) -> list[dict]:
              "count": r["count"]} for r in rows]
 
 
-BREAKDOWN_FIELDS = ("component", "service", "environment", "system_id", "event_type", "severity")
+BreakdownField = Literal["component", "service", "environment", "system_id", "event_type",
+                         "severity"]
+BREAKDOWN_FIELDS: tuple[str, ...] = get_args(BreakdownField)
+ANALYTICS_MAX_LIMIT = 100
 
 
 def breakdown(f: EventFilter, *, by: str, limit: int = 20) -> list[dict]:

@@ -20,7 +20,7 @@ from casefile.core.errors import ValidationFailed
 from casefile.core.timeutil import isoformat, now
 from casefile.events import parsing
 from casefile.events.models import Event
-from casefile.events.normalise import EventRow, normalise
+from casefile.events.normalise import ALIASES, EventRow, normalise
 from casefile.events.parsing import ParseError, UnusableInput
 from casefile.events.selectors import EventFilter, events
 from casefile.events.severity import Severity
@@ -61,7 +61,7 @@ def events_ingest(
     actor.require(Perm.EVENTS_INGEST)
     if fmt not in parsing.FORMATS:
         raise ValidationFailed(f"unknown format {fmt!r}", details={"formats": parsing.FORMATS})
-    records = _records(data, fmt)
+    records, has_content = _records(data, fmt)
     result = IngestResult()
     received_at = now()
     batch: list[EventRow] = []
@@ -81,6 +81,11 @@ def events_ingest(
     _flush(batch, result)
     if progress:
         progress(lines)
+    if has_content and not (result.accepted or result.duplicates or result.rejected):
+        # Every byte is accounted for: a body with content but no event in it was most likely
+        # sent in another format than the one it was read as.
+        raise UnusableInput(f"no event found in the input (read as {fmt}; set the Content-Type "
+                            "or format to json, ndjson, csv or otlp)")
     return result
 
 
@@ -92,16 +97,23 @@ def _flush(batch: list[EventRow], result: IngestResult) -> None:
         batch.clear()
 
 
-def _records(data: bytes | IO[bytes], fmt: str) -> Iterator[parsing.Parsed]:
+BOM = b"\xef\xbb\xbf"
+
+
+def _records(data: bytes | IO[bytes], fmt: str) -> tuple[Iterator[parsing.Parsed], bool]:
     """Bytes (HTTP) or a buffered binary stream (CLI: files, stdin), read line by line where
-    the format allows, so a large NDJSON or CSV file is never all in memory."""
+    the format allows, so a large NDJSON or CSV file is never all in memory. Also tells whether
+    there is anything but blanks to read. A UTF-8 byte-order mark (as spreadsheet programs
+    write) is not part of the first line."""
     if isinstance(data, bytes | bytearray):
-        payload = bytes(data)
+        payload = bytes(data).removeprefix(BOM)
         return _parse(fmt, payload[:65536], lambda: payload,
-                      lambda: iter(payload.splitlines(keepends=True)))
+                      lambda: iter(payload.splitlines(keepends=True))), bool(payload.strip())
     stream = data
-    head = stream.peek(65536)[:65536]  # type: ignore[attr-defined]  # BufferedReader
-    return _parse(fmt, head, stream.read, lambda: iter(stream))
+    if stream.peek(3)[:3] == BOM:  # type: ignore[attr-defined]  # BufferedReader
+        stream.read(3)
+    head = stream.peek(65536)[:65536]  # type: ignore[attr-defined]
+    return _parse(fmt, head, stream.read, lambda: iter(stream)), bool(head.strip())
 
 
 def _parse(fmt: str, head: bytes, read_all: Callable[[], bytes],
@@ -112,7 +124,9 @@ def _parse(fmt: str, head: bytes, read_all: Callable[[], bytes],
         return parsing.parse_json(read_all())
     if fmt == "otlp":
         return parsing.parse_otlp(read_all())
-    return parsing.parse_ndjson(lines()) if fmt == "ndjson" else parsing.parse_csv(lines())
+    if fmt == "ndjson":
+        return parsing.parse_ndjson(lines())
+    return parsing.parse_csv(lines(), message_columns=ALIASES["message"])
 
 
 EXPORT_COLUMNS = ("id", "occurred_at", "severity", "component", "service", "environment",

@@ -17,14 +17,15 @@ from casefile.accounts.permissions import Perm, has_perm
 from casefile.audit.actor import Actor
 from casefile.cases.selectors import case_get
 from casefile.cases.services import case_event_link
-from casefile.core.console import back, change, instant, query_without, reason, screen
+from casefile.core.console import back, change, query_without, reason, screen
 from casefile.core.errors import ValidationFailed
 from casefile.core.pagination import keyset_page
 from casefile.core.timeutil import isoformat, now
+from casefile.core.validation import from_query
 from casefile.events import parsing, selectors, services
 from casefile.events.charts import severity_chart
 from casefile.events.selectors import FILTER_FIELDS, EventFilter
-from casefile.events.severity import Severity, parse_severity
+from casefile.events.severity import Severity
 
 PAGE = 50
 RANGES = {"1h": timedelta(hours=1), "24h": timedelta(days=1), "7d": timedelta(days=7),
@@ -32,19 +33,13 @@ RANGES = {"1h": timedelta(hours=1), "24h": timedelta(days=1), "7d": timedelta(da
 
 
 def event_filter(get: QueryDict) -> EventFilter:
-    """The explorer's query (its URL, or the export form that carries it) as a filter."""
-    values = {name: [v.strip() for v in get.getlist(name) if v.strip()] or None
-              for name in FILTER_FIELDS}
-    try:
-        minimum = parse_severity(get["severity"]) if get.get("severity") else None
-    except ValueError as exc:
-        raise ValidationFailed(str(exc)) from None
-    since, until = instant(get.get("since", ""), "since"), instant(get.get("until", ""), "until")
+    """The explorer's query (its URL, or the export form that carries it), read by the API's
+    filter schema; `last` (a range ending now or at `until`) is the console's own shortcut."""
+    f = from_query(EventFilter, get)
     last = get.get("last", "")
-    if last in RANGES and since is None:
-        since = (until or now()) - RANGES[last]
-    return EventFilter(**values, min_severity=minimum, since=since, until=until,
-                       q=get.get("q", "").strip() or None)
+    if last in RANGES and f.since is None:
+        f = f.window((f.until or now()) - RANGES[last], f.until)
+    return f
 
 
 @screen(Perm.EVENTS_VIEW)
@@ -69,7 +64,7 @@ def explorer(request: HttpRequest, actor: Actor) -> HttpResponse:
         since = f.since or until - timedelta(days=1)
         bucket = ("minute" if until - since <= timedelta(hours=3) else
                   "hour" if until - since <= timedelta(days=3) else "day")
-        window = EventFilter(**{**f.__dict__, "since": since, "until": until})
+        window = f.window(since, until)
         context |= {
             "chart": severity_chart(selectors.severity_histogram(window, bucket=bucket),
                                     since=since, until=until, bucket=bucket),
