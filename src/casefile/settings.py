@@ -139,9 +139,22 @@ AUTH_PASSWORD_VALIDATORS = [
      "OPTIONS": {"min_length": 12}},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
-# Failed sign-ins per e-mail address (and per client address) within the window before refusal.
+# Failed sign-ins within the window before refusal (casefile.accounts.services): per account
+# and client address; per client address over all accounts; per account from addresses it has
+# not signed in from before.
 LOGIN_FAILURE_LIMIT = _env_int("LOGIN_FAILURE_LIMIT", 5)
+LOGIN_FAILURE_ADDRESS_LIMIT = _env_int("LOGIN_FAILURE_ADDRESS_LIMIT", 20)
+LOGIN_FAILURE_ACCOUNT_LIMIT = _env_int("LOGIN_FAILURE_ACCOUNT_LIMIT", 100)
 LOGIN_FAILURE_WINDOW_SECONDS = _env_int("LOGIN_FAILURE_WINDOW_SECONDS", 900)
+LOGIN_KNOWN_ADDRESS_DAYS = _env_int("LOGIN_KNOWN_ADDRESS_DAYS", 90)
+# Reverse proxies whose X-Forwarded-For is believed (casefile.audit.actor.client_ip): how many
+# every request passes through, or their addresses/networks, comma-separated. Unset: the socket
+# peer is the client and X-Forwarded-For is ignored.
+_proxies = os.environ.get("TRUSTED_PROXIES", "").strip()
+TRUSTED_PROXIES: int | list[str] | None = (
+    int(_proxies) if _proxies.isdigit()
+    else [p for p in _proxies.replace(" ", ",").split(",") if p] or None
+)
 
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"

@@ -1,9 +1,22 @@
 from django.db import transaction
 
+from casefile.accounts.models import StaffUser
+from casefile.accounts.roles import Role
 from casefile.audit import ledger
 from casefile.audit.actor import Actor
+from casefile.core import ids
 
-ACTOR = Actor.system("tests")
+
+def person(*roles: Role, email: str = "ops@example.com") -> Actor:
+    """A member of staff as the ledger sees one: the snapshot of who acts, without an account
+    row. Tests of the chain start from an empty ledger, and creating an account writes an
+    entry; people give their own reason codes, as staff do."""
+    user = StaffUser(id=ids.new_stf_id(), email=email)
+    user._roles_cache = frozenset(roles or {Role.OPS})
+    return Actor(user=user)
+
+
+ACTOR = person()
 
 
 def record_entries(count: int, *, actor: Actor = ACTOR):

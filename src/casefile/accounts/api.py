@@ -1,7 +1,9 @@
 from datetime import datetime
+from typing import Annotated
 
 from django.http import HttpRequest
 from ninja import Router, Status
+from pydantic import Field
 
 from casefile.accounts import selectors, services
 from casefile.accounts.access import actor_of, require
@@ -9,7 +11,7 @@ from casefile.accounts.models import ApiToken, StaffUser
 from casefile.accounts.permissions import Perm, has_perm, permissions_of
 from casefile.accounts.roles import Role, sorted_roles
 from casefile.core.errors import NotFound
-from casefile.core.schemas import Schema
+from casefile.core.schemas import Column, Email, ReasonCode, Schema, StaffId, TokenId
 
 router = Router(tags=["staff"])
 
@@ -34,15 +36,15 @@ class MeOut(StaffOut):
 
 
 class StaffIn(Schema):
-    email: str
-    name: str = ""
-    roles: list[Role]
-    reason_code: str
+    email: Email
+    name: Annotated[str, Column(StaffUser, "name")] = ""
+    roles: list[Role] = Field(min_length=1, max_length=len(Role))
+    reason_code: ReasonCode
 
 
 class RoleChangeIn(Schema):
     role: Role
-    reason_code: str
+    reason_code: ReasonCode
 
 
 class TokenOut(Schema):
@@ -65,7 +67,8 @@ class TokenCreatedOut(TokenOut):
 
 
 class TokenIn(Schema):
-    name: str = ""
+    name: Annotated[str, Column(ApiToken, "name")] = ""
+    reason_code: ReasonCode
 
 
 @router.get("/me", response=MeOut, summary="Who the token belongs to, with roles and permissions")
@@ -83,17 +86,21 @@ def tokens_list(request: HttpRequest):
 @router.post("/tokens", response={201: TokenCreatedOut}, summary="Create an API token for you")
 def tokens_create(request: HttpRequest, body: TokenIn):
     actor = require(request, Perm.TOKEN_MANAGE_OWN)
-    token, secret = services.api_token_create(actor=actor, owner=actor.staff_user, name=body.name)
+    token, secret = services.api_token_create(actor=actor, owner=actor.staff_user, name=body.name,
+                                              reason_code=body.reason_code)
     return Status(201, TokenCreatedOut(**TokenOut.of(token).model_dump(), token=secret))
 
 
 @router.delete("/tokens/{token_id}", response=TokenOut, summary="Revoke an API token")
-def tokens_revoke(request: HttpRequest, token_id: str):
+def tokens_revoke(request: HttpRequest, token_id: TokenId, reason_code: ReasonCode):
     actor = actor_of(request)
+    if not has_perm(actor.roles, Perm.TOKEN_MANAGE_ANY):
+        actor.require(Perm.TOKEN_MANAGE_OWN)  # 403 for machines before any token is looked up
     token = selectors.api_token_get(token_id)
     if token.user_id != actor.staff_user.pk and not has_perm(actor.roles, Perm.TOKEN_MANAGE_ANY):
         raise NotFound(f"no API token {token_id}")  # others' tokens are not even confirmed
-    return TokenOut.of(services.api_token_revoke(actor=actor, token=token))
+    return TokenOut.of(services.api_token_revoke(actor=actor, token=token,
+                                                 reason_code=reason_code))
 
 
 @router.get("/staff", response=list[StaffOut], summary="Staff users")
@@ -111,7 +118,7 @@ def staff_create(request: HttpRequest, body: StaffIn):
 
 
 @router.post("/staff/{user_id}/roles", response=StaffOut, summary="Grant a role")
-def staff_role_grant(request: HttpRequest, user_id: str, body: RoleChangeIn):
+def staff_role_grant(request: HttpRequest, user_id: StaffId, body: RoleChangeIn):
     actor = require(request, Perm.STAFF_MANAGE)
     user = selectors.staff_user_get(user_id=user_id)
     services.staff_role_grant(actor=actor, user=user, role=body.role,
@@ -120,7 +127,8 @@ def staff_role_grant(request: HttpRequest, user_id: str, body: RoleChangeIn):
 
 
 @router.delete("/staff/{user_id}/roles/{role}", response=StaffOut, summary="Revoke a role")
-def staff_role_revoke(request: HttpRequest, user_id: str, role: Role, reason_code: str):
+def staff_role_revoke(request: HttpRequest, user_id: StaffId, role: Role,
+                      reason_code: ReasonCode):
     actor = require(request, Perm.STAFF_MANAGE)
     user = selectors.staff_user_get(user_id=user_id)
     services.staff_role_revoke(actor=actor, user=user, role=role, reason_code=reason_code)

@@ -105,18 +105,43 @@ class ApiToken(models.Model):
 
 
 class LoginFailure(models.Model):
-    """One failed sign-in, kept for the throttling window (shared by every web process)."""
+    """One failed sign-in, kept for the throttling window (shared by every web process).
+
+    `ip_address` is the client's address as recorded; `source` is what throttling counts by:
+    the address itself, or its /64 network for IPv6, since one host holds a whole /64."""
 
     email = models.CharField(max_length=254)
     ip_address = models.CharField(max_length=45, blank=True)
+    source = models.CharField(max_length=49, blank=True, default="")
     at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:
         db_table = "staff_login_failure"
         indexes = [
             models.Index(fields=["email", "at"], name="login_failure_email_at"),
-            models.Index(fields=["ip_address", "at"], name="login_failure_ip_at"),
+            models.Index(fields=["source", "at"], name="login_failure_source_at"),
+            models.Index(fields=["email", "source", "at"], name="login_failure_pair_at"),
         ]
 
     def __str__(self) -> str:
         return f"{self.email} at {self.at}"
+
+
+class KnownSignInSource(models.Model):
+    """An address (or IPv6 /64) a staff member has signed in from with the right password.
+
+    From such a place the per-account failure limit does not apply, so failures that others
+    cause from elsewhere cannot lock the person out of where they usually work."""
+
+    user = models.ForeignKey(StaffUser, on_delete=models.CASCADE, related_name="+")
+    source = models.CharField(max_length=49)
+    last_seen_at = models.DateTimeField()
+
+    class Meta:
+        db_table = "staff_known_sign_in_source"
+        constraints = [
+            models.UniqueConstraint(fields=["user", "source"], name="known_sign_in_source_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} from {self.source}"

@@ -1,5 +1,4 @@
-from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from django.http import HttpRequest, StreamingHttpResponse
 from ninja import Query, Router
@@ -8,25 +7,13 @@ from casefile.accounts.access import require
 from casefile.accounts.permissions import Perm
 from casefile.audit import selectors, services
 from casefile.audit.ledger import entry_document
+from casefile.audit.selectors import AuditFilter
 from casefile.audit.signing import public_pem, signing_key
-from casefile.core.pagination import keyset_page
-from casefile.core.schemas import Schema
+from casefile.core.pagination import MAX_CURSOR_LENGTH, keyset_page
+from casefile.core.schemas import AuditId, Bounded, Limit, ReasonCode, Schema
 
 router = Router(tags=["audit"])
-
-
-class AuditFilterIn(Schema):
-    actor: str | None = None
-    action: list[str] | None = None
-    risk: list[str] | None = None
-    resource: str | None = None
-    target_tenant_id: str | None = None
-    target_user_id: str | None = None
-    since: datetime | None = None
-    until: datetime | None = None
-
-    def to_filter(self) -> selectors.AuditFilter:
-        return selectors.AuditFilter(**self.model_dump())
+Cursor = Annotated[str, Bounded(MAX_CURSOR_LENGTH)]
 
 
 class AuditEntryOut(Schema):
@@ -65,28 +52,26 @@ class LedgerStateOut(Schema):
 
 
 @router.get("/entries", response=AuditPageOut, summary="Audit entries, newest first")
-def entries_list(request: HttpRequest, filters: Query[AuditFilterIn], cursor: str | None = None,
-                 limit: int = 50):
+def entries_list(request: HttpRequest, filters: Query[AuditFilter], cursor: Cursor | None = None,
+                 limit: Limit = 50):
     require(request, Perm.AUDIT_VIEW)
-    page = keyset_page(selectors.audit_entries(filters.to_filter()), keys=["seq"],
+    page = keyset_page(selectors.audit_entries(filters), keys=["seq"],
                        cursor=cursor, limit=limit)
     return {"items": [entry_document(e) for e in page.items],
             "next_cursor": page.next_cursor}
 
 
 @router.get("/entries/{entry_id}", response=AuditEntryOut, summary="One audit entry")
-def entries_get(request: HttpRequest, entry_id: str):
+def entries_get(request: HttpRequest, entry_id: AuditId):
     require(request, Perm.AUDIT_VIEW)
     return entry_document(selectors.audit_entry_get(entry_id))
 
 
 @router.get("/export", summary="Export entries as NDJSON (audited as EXPORT_REQUESTED)",
             response={200: None})
-def entries_export(request: HttpRequest, filters: Query[AuditFilterIn],
-                   reason_code: str = "COMPLIANCE_REVIEW"):
+def entries_export(request: HttpRequest, filters: Query[AuditFilter], reason_code: ReasonCode):
     actor = require(request, Perm.AUDIT_EXPORT)
-    lines = services.audit_export(actor=actor, audit_filter=filters.to_filter(),
-                                  reason_code=reason_code)
+    lines = services.audit_export(actor=actor, audit_filter=filters, reason_code=reason_code)
     response = StreamingHttpResponse(lines, content_type="application/x-ndjson")
     response["Content-Disposition"] = 'attachment; filename="audit.ndjson"'
     return response

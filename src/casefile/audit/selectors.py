@@ -1,25 +1,57 @@
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
+from typing import Annotated, Any
 
 from django.db.models import QuerySet
+from pydantic import AfterValidator, Field
 
 from casefile.audit.models import AuditCheckpoint, AuditEntry, AuditSegment, VerifyRun
+from casefile.audit.registry import ACTIONS, Risk
 from casefile.core.errors import NotFound
+from casefile.core.schemas import (
+    EMAIL_LENGTH,
+    Bounded,
+    Column,
+    PlatformUserId,
+    Schema,
+    TenantId,
+)
 
 
-@dataclass(frozen=True)
-class AuditFilter:
-    actor: str | None = None  # a staff id or e-mail
-    action: list[str] | None = None
-    risk: list[str] | None = None
-    resource: str | None = None
-    target_tenant_id: str | None = None
-    target_user_id: str | None = None
-    since: datetime | None = None
-    until: datetime | None = None
+def _known_action(key: str) -> str:
+    if key not in ACTIONS:
+        raise ValueError(f"unknown audit action {key!r}")
+    return key
 
-    def as_dict(self) -> dict:
-        return {k: v for k, v in self.__dict__.items() if v not in (None, [])}
+
+def _utc(moment: datetime) -> datetime:
+    # The console's datetime-local fields carry no zone; it shows and means UTC throughout.
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+ActionKey = Annotated[str, Bounded(64, min_length=1), AfterValidator(_known_action)]
+Instant = Annotated[datetime, AfterValidator(_utc)]
+
+
+class AuditFilter(Schema):
+    """The audit list's filter, declared once: the API reads it from the query string
+    (`Query[AuditFilter]`), the console validates its own query string with it
+    (`core.validation.from_query`), and `audit_entries` and the export take it as it is."""
+
+    actor: Annotated[str, Bounded(EMAIL_LENGTH)] | None = Field(
+        default=None, description="a staff id (stf_…) or e-mail")
+    action: list[ActionKey] | None = Field(default=None, max_length=len(ACTIONS))
+    risk: list[Risk] | None = Field(default=None, max_length=len(Risk))
+    resource: Annotated[str, Column(AuditEntry, "resource")] | None = Field(
+        default=None, description="e.g. case:cas_…")
+    target_tenant_id: TenantId | None = None
+    target_user_id: PlatformUserId | None = None
+    since: Instant | None = Field(default=None, description="from this moment (UTC if no zone)")
+    until: Instant | None = Field(default=None, description="before this moment (UTC if no zone)")
+
+    def as_dict(self) -> dict[str, Any]:
+        """What was asked for, as JSON (recorded with an export)."""
+        return {k: v for k, v in self.model_dump(mode="json").items() if v not in (None, [])}
 
 
 def audit_entries(f: AuditFilter) -> QuerySet[AuditEntry]:
@@ -30,7 +62,7 @@ def audit_entries(f: AuditFilter) -> QuerySet[AuditEntry]:
     if f.action:
         query = query.filter(action__in=f.action)
     if f.risk:
-        query = query.filter(risk__in=f.risk)
+        query = query.filter(risk__in=[str(r) for r in f.risk])
     if f.resource:
         query = query.filter(resource=f.resource)
     if f.target_tenant_id:

@@ -18,6 +18,7 @@ def audit_export(*, actor: Actor, audit_filter: AuditFilter, reason_code: str) -
     The entry commits before the first byte leaves, so there is no export without its record.
     """
     actor.require(Perm.AUDIT_EXPORT)
+    actor.reason(reason_code)
     with transaction.atomic(durable=True):
         ledger.record(
             actor=actor, action="EXPORT_REQUESTED", resource="export:audit",

@@ -10,28 +10,16 @@ from casefile.accounts.permissions import Perm, has_perm
 from casefile.audit import selectors
 from casefile.audit.actor import Actor
 from casefile.audit.registry import ACTIONS, Risk
-from casefile.core.console import instant, query_without, screen
+from casefile.core.console import query_without, screen
 from casefile.core.pagination import keyset_page
+from casefile.core.validation import from_query
 
 PAGE = 50
 
 
-def _audit_filter(request: HttpRequest) -> selectors.AuditFilter:
-    get = request.GET
-    return selectors.AuditFilter(
-        actor=get.get("actor", "").strip() or None,
-        action=[a for a in get.getlist("action") if a] or None,
-        risk=[r for r in get.getlist("risk") if r] or None,
-        resource=get.get("resource", "").strip() or None,
-        target_tenant_id=get.get("tenant", "").strip() or None,
-        target_user_id=get.get("user", "").strip() or None,
-        since=instant(get.get("since", ""), "since"),
-        until=instant(get.get("until", ""), "until"))
-
-
 @screen(Perm.AUDIT_VIEW)
 def entries(request: HttpRequest, actor: Actor) -> HttpResponse:
-    f = _audit_filter(request)
+    f = from_query(selectors.AuditFilter, request.GET)  # the API's filter, 422 as a page
     page = keyset_page(selectors.audit_entries(f), keys=["seq"],
                        cursor=request.GET.get("cursor"), limit=PAGE)
     state = selectors.ledger_state() if has_perm(actor.roles, Perm.AUDIT_VERIFY) else None

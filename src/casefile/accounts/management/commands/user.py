@@ -4,7 +4,6 @@ import sys
 from casefile.accounts import selectors, services
 from casefile.accounts.roles import Role, sorted_roles
 from casefile.audit.actor import Actor
-from casefile.audit.registry import REASON_CODES
 from casefile.core.management.base import CasefileCommand
 
 
@@ -21,7 +20,6 @@ class Command(CasefileCommand):
         add.add_argument("--password-stdin", action="store_true",
                          help="read the password from standard input (else: no password, "
                               "API tokens only)")
-        add.add_argument("--reason", default="ACCOUNT_PROVISIONING", choices=list(REASON_CODES))
         sub.add_parser("list", help="list staff users and their roles")
 
     def handle(self, *args, verb, **options):
@@ -40,7 +38,6 @@ class Command(CasefileCommand):
             name=options["name"],
             roles=[Role(r) for r in options["role"]],
             password=password,
-            reason_code=options["reason"],
-        )
+        )  # the operator's CLI records the registry's reason for the action, not one of its own
         self.stdout.write(f"created {user.email} ({user.id}) with roles "
                           f"{', '.join(sorted_roles(user.roles))}")
