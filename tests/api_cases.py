@@ -1,9 +1,11 @@
 """Declarative API permission cases (after NetBox's APIViewTestCases).
 
-Every route of the API is declared once in ENDPOINTS with the permission it needs; one
-parametrised test then checks, for every endpoint, that each role the matrix allows gets its
-success status, every other role gets 403, and a request without a token gets 401. A route that
-is not declared fails `test_every_route_is_declared`, so no endpoint ships without these tests.
+Every route of the API is declared once in ENDPOINTS with the permission it needs and the audit
+entries a successful call writes; one parametrised test then checks, for every endpoint, that
+each role the matrix allows gets its success status and writes exactly those entries, by that
+person, every other role gets 403 and writes none, and a request without a token gets 401. A
+route that is not declared fails `test_every_route_is_declared`, so no endpoint ships without
+these tests.
 """
 
 from __future__ import annotations
@@ -25,6 +27,9 @@ class Endpoint:
     body: dict[str, Any] | Callable[[dict[str, str]], dict[str, Any]] | None = None
     # Builds the path parameters (and may create what they refer to) for the acting user.
     params: Callable[[Any], dict[str, str]] = field(default=lambda user: {})
+    # The audit actions a successful call records, in order (reads record none, unless they
+    # are audited reads).
+    audit: tuple[str, ...] = ()
 
     def request(self, user) -> tuple[str, dict[str, Any] | None]:
         params = self.params(user)

@@ -1,9 +1,11 @@
 import pytest
+from django.db.models import Max
 
 from casefile.accounts import services
 from casefile.accounts.permissions import Perm, roles_for
 from casefile.accounts.roles import Role
 from casefile.audit.actor import Actor
+from casefile.audit.models import AuditEntry
 from casefile.core.api import api
 from tests.api_cases import Endpoint
 from tests.conftest import ApiClient, make_staff, token_for
@@ -28,95 +30,118 @@ ENDPOINTS = [
     Endpoint("GET", "/api/v1/health", None),
     Endpoint("GET", "/api/v1/me", Perm.PROFILE_VIEW),
     Endpoint("GET", "/api/v1/tokens", Perm.TOKEN_MANAGE_OWN),
-    Endpoint("POST", "/api/v1/tokens", Perm.TOKEN_MANAGE_OWN, ok=201, body={"name": "laptop"}),
-    Endpoint("DELETE", "/api/v1/tokens/{token_id}", Perm.TOKEN_MANAGE_OWN, params=own_token),
+    Endpoint("POST", "/api/v1/tokens", Perm.TOKEN_MANAGE_OWN, ok=201,
+             body={"name": "laptop", "reason_code": "ACCOUNT_PROVISIONING"},
+             audit=("API_TOKEN_CREATED",)),
+    Endpoint("DELETE", "/api/v1/tokens/{token_id}?reason_code=ACCOUNT_PROVISIONING",
+             Perm.TOKEN_MANAGE_OWN, params=own_token, audit=("API_TOKEN_REVOKED",)),
     Endpoint("GET", "/api/v1/staff", Perm.STAFF_VIEW),
     Endpoint("POST", "/api/v1/staff", Perm.STAFF_MANAGE, ok=201,
              body={"email": "new@example.com", "roles": ["viewer"],
-                   "reason_code": "ACCOUNT_PROVISIONING"}),
+                   "reason_code": "ACCOUNT_PROVISIONING"}, audit=("STAFF_USER_CREATED",)),
     Endpoint("POST", "/api/v1/staff/{user_id}/roles", Perm.STAFF_MANAGE, params=other_staff,
-             body={"role": "analyst", "reason_code": "ACCOUNT_PROVISIONING"}),
+             body={"role": "analyst", "reason_code": "ACCOUNT_PROVISIONING"},
+             audit=("STAFF_ROLE_GRANTED",)),
     Endpoint("DELETE", "/api/v1/staff/{user_id}/roles/{role}?reason_code=ACCOUNT_PROVISIONING",
-             Perm.STAFF_MANAGE, params=other_staff_with_support),
+             Perm.STAFF_MANAGE, params=other_staff_with_support, audit=("STAFF_ROLE_REVOKED",)),
     Endpoint("GET", "/api/v1/audit/entries", Perm.AUDIT_VIEW),
     Endpoint("GET", "/api/v1/audit/entries/{entry_id}", Perm.AUDIT_VIEW,
              params=lambda user: {"entry_id": _any_entry_id()}),
-    Endpoint("GET", "/api/v1/audit/export", Perm.AUDIT_EXPORT),
+    Endpoint("GET", "/api/v1/audit/export?reason_code=COMPLIANCE_REVIEW", Perm.AUDIT_EXPORT,
+             audit=("EXPORT_REQUESTED",)),
     Endpoint("GET", "/api/v1/audit/state", Perm.AUDIT_VERIFY),
     Endpoint("POST", "/api/v1/events", Perm.EVENTS_INGEST, body={"message": "hello"}),
-    Endpoint("POST", "/api/v1/otlp/v1/logs", Perm.EVENTS_INGEST, body={"resourceLogs": []}),
+    Endpoint("POST", "/api/v1/otlp/v1/logs", Perm.EVENTS_INGEST,
+             body={"resourceLogs": [{"scopeLogs": [{"logRecords": [
+                 {"body": {"stringValue": "hello"}}]}]}]}),
     Endpoint("GET", "/api/v1/events", Perm.EVENTS_VIEW),
     Endpoint("GET", "/api/v1/events/{event_id}", Perm.EVENTS_VIEW,
              params=lambda user: {"event_id": _an_event_id()}),
-    Endpoint("GET", "/api/v1/events/export", Perm.EVENTS_EXPORT),
+    Endpoint("GET", "/api/v1/events/export?reason_code=INVESTIGATION", Perm.EVENTS_EXPORT,
+             audit=("EXPORT_REQUESTED",)),
     Endpoint("GET", "/api/v1/events/analytics/top", Perm.EVENTS_VIEW),
     Endpoint("GET", "/api/v1/events/analytics/severity", Perm.EVENTS_VIEW),
     Endpoint("GET", "/api/v1/events/analytics/breakdown", Perm.EVENTS_VIEW),
     Endpoint("POST", "/api/v1/cases", Perm.CASES_EDIT, ok=201,
-             body={"kind": "report", "title": "Spam ring", "reason_code": "POLICY_VIOLATION"}),
+             body={"kind": "report", "title": "Spam ring", "reason_code": "POLICY_VIOLATION"},
+             audit=("CASE_CREATED",)),
     Endpoint("GET", "/api/v1/cases", Perm.CASES_VIEW),
     Endpoint("GET", "/api/v1/cases/queues/{name}", Perm.CASES_VIEW,
              params=lambda user: {"name": "unassigned"}),
-    Endpoint("POST", "/api/v1/cases/bulk", Perm.CASES_BULK,
-             params=lambda user: {"case_id": _case().id},
-             body=lambda p: {"case_ids": [p["case_id"]], "operation": "tag", "value": "bulk",
-                             "reason_code": "OPERATIONS"}),
+    Endpoint("POST", "/api/v1/cases/bulk", Perm.CASES_EDIT,
+             params=lambda user: {"case_id": _case().id, "other": _case().id},
+             body=lambda p: {"case_ids": [p["case_id"], p["other"]], "operation": "tag",
+                             "value": "bulk", "reason_code": "OPERATIONS"},
+             audit=("CASE_TAGGED", "CASE_TAGGED")),
     Endpoint("GET", "/api/v1/cases/{case_id}", Perm.CASES_VIEW, params=lambda u: _case_ref()),
     Endpoint("PATCH", "/api/v1/cases/{case_id}", Perm.CASES_EDIT, params=lambda u: _case_ref(),
-             body={"priority": 1, "reason_code": "INVESTIGATION"}),
+             body={"priority": 1, "reason_code": "INVESTIGATION"}, audit=("CASE_UPDATED",)),
     Endpoint("POST", "/api/v1/cases/{case_id}/assign", Perm.CASES_EDIT,
              params=lambda u: _case_ref(assigned=True),
-             body={"assignee_id": None, "reason_code": "OPERATIONS"}),
+             body={"assignee_id": None, "reason_code": "OPERATIONS"}, audit=("CASE_ASSIGNED",)),
     Endpoint("POST", "/api/v1/cases/{case_id}/status", Perm.CASES_EDIT,
              params=lambda u: _case_ref(), body={"status": "triage",
-                                                 "reason_code": "INVESTIGATION"}),
+                                                 "reason_code": "INVESTIGATION"},
+             audit=("CASE_STATUS_CHANGED",)),
     Endpoint("POST", "/api/v1/cases/{case_id}/notes", Perm.CASES_EDIT, ok=201,
              params=lambda u: _case_ref(), body={"content": "hm",
-                                                 "reason_code": "INVESTIGATION"}),
+                                                 "reason_code": "INVESTIGATION"},
+             audit=("CASE_NOTE_ADDED",)),
     Endpoint("PATCH", "/api/v1/cases/{case_id}/notes/{note_id}", Perm.CASES_EDIT,
              params=lambda user: _note_by(user),
-             body={"content": "edited", "reason_code": "INVESTIGATION"}),
+             body={"content": "edited", "reason_code": "INVESTIGATION"},
+             audit=("CASE_NOTE_EDITED",)),
     Endpoint("POST", "/api/v1/cases/{case_id}/tags", Perm.CASES_EDIT,
-             params=lambda u: _case_ref(), body={"name": "vip", "reason_code": "OPERATIONS"}),
+             params=lambda u: _case_ref(), body={"name": "vip", "reason_code": "OPERATIONS"},
+             audit=("CASE_TAGGED",)),
     Endpoint("DELETE", "/api/v1/cases/{case_id}/tags/{name}?reason_code=OPERATIONS",
-             Perm.CASES_EDIT, params=lambda u: _case_ref(tag="vip")),
+             Perm.CASES_EDIT, params=lambda u: _case_ref(tag="vip"), audit=("CASE_UNTAGGED",)),
     Endpoint("POST", "/api/v1/cases/{case_id}/events", Perm.CASES_EDIT, ok=201,
              params=lambda u: {**_case_ref(), "event_id": _an_event_id()},
-             body=lambda p: {"event_id": p["event_id"], "reason_code": "INVESTIGATION"}),
+             body=lambda p: {"event_id": p["event_id"], "reason_code": "INVESTIGATION"},
+             audit=("EVENT_LINKED",)),
     Endpoint("DELETE", "/api/v1/cases/{case_id}/events/{event_id}?reason_code=INVESTIGATION",
-             Perm.CASES_EDIT, params=lambda u: _case_ref(linked=True)),
+             Perm.CASES_EDIT, params=lambda u: _case_ref(linked=True), audit=("EVENT_UNLINKED",)),
     Endpoint("POST", "/api/v1/cases/{case_id}/actions", Perm.CASES_EDIT, ok=201,
              params=lambda u: _case_ref(),
              body={"action": "note", "payload": {"message": "called"},
-                   "reason_code": "INVESTIGATION"}),
+                   "reason_code": "INVESTIGATION"}, audit=("CASE_ACTION_NOTE",)),
     Endpoint("GET", "/api/v1/cases/{case_id}/timeline", Perm.CASES_VIEW,
              params=lambda u: _case_ref()),
     Endpoint("PUT", "/api/v1/platform/tenants/{tenant_id}", Perm.PLATFORM_SYNC,
-             params=lambda u: {"tenant_id": "ten_sync"}, body={"name": "Synced"}),
+             params=lambda u: {"tenant_id": "ten_sync"}, body={"name": "Synced"},
+             audit=("TENANT_UPSERTED",)),
     Endpoint("GET", "/api/v1/platform/tenants", Perm.PLATFORM_VIEW),
     Endpoint("GET", "/api/v1/platform/tenants/{tenant_id}", Perm.PLATFORM_VIEW,
              params=lambda u: _tenant_ref()),
     Endpoint("POST", "/api/v1/platform/tenants/{tenant_id}/details", Perm.TENANT_DETAILS,
-             params=lambda u: _tenant_ref(), body={"reason_code": "CUSTOMER_REQUEST"}),
+             params=lambda u: _tenant_ref(), body={"reason_code": "CUSTOMER_REQUEST"},
+             audit=("TENANT_VIEW_DETAILS",)),
     Endpoint("PUT", "/api/v1/platform/users/{user_id}", Perm.PLATFORM_SYNC,
-             params=lambda u: {"user_id": "usr_sync"}, body={"email": "x@tenant.test"}),
+             params=lambda u: {"user_id": "usr_sync"}, body={"email": "x@tenant.test"},
+             audit=("PLATFORM_USER_UPSERTED",)),
     Endpoint("GET", "/api/v1/platform/users/{user_id}", Perm.PLATFORM_VIEW,
              params=lambda u: _platform_user_ref()),
     Endpoint("POST", "/api/v1/platform/operations", Perm.TENANT_POLICY,
              params=lambda u: _tenant_ref(),
              body=lambda p: {"operation": "tenant_policy_update",
                              "params": {"tenant_id": p["tenant_id"], "policy": {"sso": True}},
-                             "reason_code": "CUSTOMER_REQUEST"}),
+                             "reason_code": "CUSTOMER_REQUEST"},
+             audit=("TENANT_POLICY_UPDATE",)),
     Endpoint("GET", "/api/v1/platform/approvals", Perm.PLATFORM_VIEW),
     Endpoint("POST", "/api/v1/platform/approvals/{approval_id}/approve", Perm.BILLING_CREDIT,
-             params=lambda u: _pending_credit()),
+             params=lambda u: _pending_credit(), body={"reason_code": "COMPLIANCE_REVIEW"},
+             audit=("APPROVAL_DECIDED", "BILLING_CREDIT_ADD")),
     Endpoint("POST", "/api/v1/platform/approvals/{approval_id}/reject", Perm.BILLING_CREDIT,
-             params=lambda u: _pending_credit()),
+             params=lambda u: _pending_credit(), body={"reason_code": "COMPLIANCE_REVIEW"},
+             audit=("APPROVAL_DECIDED",)),
     Endpoint("POST", "/api/v1/platform/impersonations/{session_id}/end", Perm.IMPERSONATE,
-             params=lambda u: _impersonation(), body={"reason_code": "SECURITY_INCIDENT"}),
+             params=lambda u: _impersonation(), body={"reason_code": "SECURITY_INCIDENT"},
+             audit=("IMPERSONATION_END",)),
     Endpoint("GET", "/api/v1/platform/outbox", Perm.OUTBOX_MANAGE),
     Endpoint("POST", "/api/v1/platform/outbox/{command_id}/retry", Perm.OUTBOX_MANAGE,
-             params=lambda u: _dead_command(), body={"reason_code": "OPERATIONS"}),
+             params=lambda u: _dead_command(), body={"reason_code": "OPERATIONS"},
+             audit=("OUTBOX_RETRIED",)),
 ]
 
 PLATFORM = Actor.system("platform-sync")
@@ -163,8 +188,9 @@ def _impersonation() -> dict[str, str]:
         params={**_platform_user_ref(), "minutes": 5}, reason_code="SECURITY_INCIDENT",
         ticket_ref="SEC-9")
     done = platform.approval_decide(actor=SETUP(make_staff(Role.ADMIN)),
-                                    approval=outcome.approval, approve=True)
-    return {"session_id": done.change.after["impersonation_id"]}
+                                    approval=outcome.approval, approve=True,
+                                    reason_code="SECURITY_INCIDENT")
+    return {"session_id": done.change.after["id"]}
 
 
 def _dead_command() -> dict[str, str]:
@@ -249,12 +275,25 @@ def test_every_route_is_declared():
 def test_role_access(endpoint: Endpoint, role: Role):
     user = make_staff(role)
     path, body = endpoint.request(user)
-    response = ApiClient(token_for(user)).call(endpoint.method, path, body)
+    client = ApiClient(token_for(user))
+    last_seq = AuditEntry.objects.aggregate(last=Max("seq"))["last"] or 0
+    response = client.call(endpoint.method, path, body)
+    if response.streaming:
+        b"".join(response.streaming_content)  # an export is audited as it starts streaming
     allowed = endpoint.perm is None or role in roles_for(endpoint.perm)
     expected = endpoint.ok if allowed else 403
     assert response.status_code == expected, response.content
+    written = list(AuditEntry.objects.filter(seq__gt=last_seq).order_by("seq"))
     if not allowed:
         assert response.json()["error"]["code"] == "forbidden"
+        assert written == []
+        return
+    assert [e.action for e in written] == list(endpoint.audit)
+    # Each entry is the caller's own, or (for an approval) the requester's, named by it.
+    for entry in written:
+        assert entry.actor_user_id == user.id or (
+            entry.metadata.get("approved_by", {}).get("actor_user_id") == user.id)
+        assert entry.reason_code
 
 
 @pytest.mark.django_db

@@ -13,6 +13,7 @@ from casefile.accounts.roles import Role
 from casefile.audit.models import AuditEntry
 from casefile.events.models import Event
 from casefile.platform import services as platform
+from casefile.platform.models import OutboxCommand, PlatformUser
 from tests.cases.helpers import open_case
 from tests.conftest import CLI, make_staff
 from tests.events.helpers import ingest
@@ -87,6 +88,7 @@ def test_work_a_case_from_the_queue_to_closed(open_browser, screenshot):
     event = Event.objects.get()
     for i in range(3):
         open_case(title=f"Older report {i}", priority=4)
+    platform.platform_user_upsert(actor=CLI, user_id="usr_mallory", email="m@shop.test")
     case = open_case(title="Stolen card used on order 4411", kind="fraud", priority=1,
                      subject_user="usr_mallory")
     analyst = staff(Role.ANALYST, email="ana@example.com")
@@ -125,7 +127,9 @@ def test_work_a_case_from_the_queue_to_closed(open_browser, screenshot):
     action = page.locator("form[action$='/actions/']")
     action.locator("select[name=action]").select_option("suspend")
     action.locator("input[name=days]").fill("7")
-    apply(page, action, "FRAUD_SIGNAL", expect_preview=["CASE_ACTION_SUSPEND", "usr_mallory"])
+    # The suspension is the platform operation itself: its entry is what the preview shows.
+    apply(page, action, "FRAUD_SIGNAL", expect_preview=["USER_SUSPEND", "usr_mallory",
+                                                        "suspended"])
     timeline = page.locator("#timeline")
     for text in ("new → triage", "triage → investigating", "Same BIN as last week's ring.",
                  "Linked event", "Action suspend"):
@@ -142,6 +146,8 @@ def test_work_a_case_from_the_queue_to_closed(open_browser, screenshot):
     expect(page.locator("#timeline")).to_contain_text("resolved → closed")
     screenshot(page, "case-page")
     assert AuditEntry.objects.filter(resource=f"case:{case.id}").count() == 10
+    assert PlatformUser.objects.get(pk="usr_mallory").status == "suspended"
+    assert OutboxCommand.objects.filter(type="user.suspend", payload__case_id=case.id).exists()
 
 
 def test_explorer_filters_in_the_url_and_links_an_event(open_browser, screenshot):
@@ -204,6 +210,7 @@ def test_four_eyes_platform_operation_then_audit_viewer(open_browser, settings, 
     approver.goto("/platform/approvals/")
     expect(approver.locator("#approval-rows")).to_contain_text("tenant_credit_add")
     screenshot(approver, "approvals")
+    approver.locator("#approval-rows select[name=reason_code]").select_option("COMPLIANCE_REVIEW")
     approver.get_by_role("button", name="Approve").click()
     expect(approver.locator(".messages")).to_contain_text("approved and applied")
     approver.goto("/platform/tenants/ten_acme/")

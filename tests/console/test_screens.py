@@ -166,7 +166,8 @@ def test_platform_operation_preview_and_four_eyes(world, settings):
     assert "tenant_credit_add" in inbox and "someone else must decide" in inbox
     admin, _ = signed_in(Role.ADMIN)
     approval = Approval.objects.get()
-    admin.post(f"/platform/approvals/{approval.id}/", {"decision": "approve"})
+    admin.post(f"/platform/approvals/{approval.id}/", {"decision": "approve",
+                                                       "reason_code": "COMPLIANCE_REVIEW"})
     world["tenant"].refresh_from_db()
     assert world["tenant"].credit_balance_cents == 5000
 
@@ -265,7 +266,8 @@ def test_impersonation_through_the_console_is_approved_marked_and_ended(world):
     assert "a ticket reference is required" in refused.content.decode()
     requester.post("/platform/operations/impersonation_start/", {**form, "ticket_ref": "INC-7"})
     approval = Approval.objects.get(operation="impersonation_start")
-    approver.post(f"/platform/approvals/{approval.id}/", {"decision": "approve"})
+    approver.post(f"/platform/approvals/{approval.id}/", {"decision": "approve",
+                                                       "reason_code": "COMPLIANCE_REVIEW"})
 
     page = requester.get("/platform/users/usr_alpha/").content.decode()
     assert "You are impersonating this user" in page
@@ -273,7 +275,8 @@ def test_impersonation_through_the_console_is_approved_marked_and_ended(world):
                    {"content": "checked as the user", "reason_code": "SECURITY_INCIDENT"})
     note = AuditEntry.objects.get(action="CASE_NOTE_ADDED")
     session_id = note.metadata["impersonation_id"]
-    requester.post(f"/platform/impersonations/{session_id}/end/")
+    requester.post(f"/platform/impersonations/{session_id}/end/",
+                   {"reason_code": "SECURITY_INCIDENT"})
     assert "You are impersonating" not in requester.get(
         "/platform/users/usr_alpha/").content.decode()
     assert AuditEntry.objects.filter(action="IMPERSONATION_END").count() == 1
