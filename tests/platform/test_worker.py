@@ -5,6 +5,7 @@ from django.core.management import call_command
 
 from casefile.audit.models import AuditEntry, AuditSegment
 from casefile.cases.models import Case
+from casefile.core.schedule import PERIODIC
 from casefile.core.timeutil import now
 from tests.cases.helpers import open_case
 
@@ -20,7 +21,7 @@ def test_worker_once_runs_every_periodic_job_through_the_task_queue():
                                      actor_role="system").count() == 1
     assert AuditSegment.objects.exists()  # the audit ledger was shipped
     finished = DBTaskResult.objects.values_list("task_path", "status")
-    assert {path.rsplit(".", 1)[1] for path, _ in finished} == {
-        "outbox_deliver", "cases_sla_sweep", "impersonations_expire", "approvals_expire",
-        "audit_ship"}
+    assert {path.rsplit(".", 1)[1] for path, _ in finished} == {job.name for job in PERIODIC}
+    assert {"outbox_deliver", "cases_sla_sweep", "impersonations_expire", "approvals_expire",
+            "suspensions_expire", "audit_ship", "events_purge"} <= {job.name for job in PERIODIC}
     assert {status for _, status in finished} == {"SUCCESSFUL"}

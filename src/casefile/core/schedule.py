@@ -26,7 +26,12 @@ from casefile.core.models import PeriodicJob
 from casefile.core.tasks import login_failures_prune, sessions_prune, task_results_prune
 from casefile.core.timeutil import now
 from casefile.events.tasks import events_purge
-from casefile.platform.tasks import approvals_expire, impersonations_expire, outbox_deliver
+from casefile.platform.tasks import (
+    approvals_expire,
+    impersonations_expire,
+    outbox_deliver,
+    suspensions_expire,
+)
 
 logger = logging.getLogger("casefile.worker")
 
@@ -49,7 +54,8 @@ PERIODIC: list[Periodic] = [
     Periodic(outbox_deliver, 5),
     Periodic(cases_sla_sweep, 60),
     Periodic(impersonations_expire, 60),
-    Periodic(approvals_expire, 300),
+    Periodic(approvals_expire, 60),
+    Periodic(suspensions_expire, 60),
     # The write-once copy of the ledger trails the database by at most a minute; a run with
     # nothing new to ship writes nothing.
     Periodic(audit_ship, 30),

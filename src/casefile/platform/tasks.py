@@ -18,3 +18,8 @@ def impersonations_expire() -> int:
 @task()
 def approvals_expire() -> int:
     return services.approvals_expire()
+
+
+@task()
+def suspensions_expire() -> int:
+    return services.suspensions_expire()
