@@ -72,7 +72,8 @@ def test_openapi_is_served():
 def test_revoked_token_stops_working(api_as):
     client = api_as(Role.VIEWER)
     token_id = client.call("GET", "/api/v1/tokens").json()[0]["id"]
-    assert client.call("DELETE", f"/api/v1/tokens/{token_id}").status_code == 200
+    assert client.call("DELETE", f"/api/v1/tokens/{token_id}?reason_code=SECURITY_INCIDENT"
+                       ).status_code == 200
     assert client.call("GET", "/api/v1/me").status_code == 401
 
 
@@ -86,7 +87,8 @@ def test_others_tokens_are_not_found(api_as):
     alice = api_as(Role.ANALYST)
     bob = api_as(Role.ANALYST)
     bobs = bob.call("GET", "/api/v1/tokens").json()[0]["id"]
-    assert alice.call("DELETE", f"/api/v1/tokens/{bobs}").status_code == 404
+    assert alice.call("DELETE", f"/api/v1/tokens/{bobs}?reason_code=SECURITY_INCIDENT"
+                      ).status_code == 404
 
 
 def test_audit_list_filters_and_pages_without_gaps(api_as):
@@ -112,7 +114,7 @@ def test_audit_list_filters_and_pages_without_gaps(api_as):
 def test_audit_export_streams_ndjson_and_is_itself_audited(api_as):
     client = api_as(Role.ADMIN)
     record_entries(3)
-    response = client.call("GET", "/api/v1/audit/export?action=LIMIT_OVERRIDE")
+    response = client.call("GET", "/api/v1/audit/export?action=LIMIT_OVERRIDE&reason_code=COMPLIANCE_REVIEW")
     assert response.status_code == 200
     lines = [orjson.loads(x) for x in b"".join(response.streaming_content).splitlines()]
     assert [d["seq"] for d in lines] == sorted(d["seq"] for d in lines) and len(lines) == 3
