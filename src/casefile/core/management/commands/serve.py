@@ -29,6 +29,9 @@ class Command(CasefileCommand):
                 self.cfg.set("threads", threads)
                 self.cfg.set("accesslog", "-")
                 self.cfg.set("timeout", 120)
+                # Long request lines reach Django, whose edge middleware answers 414 in the
+                # API's error shape; gunicorn's own refusal would be an HTML page.
+                self.cfg.set("limit_request_line", 8190)
 
             def load(self):
                 return application
