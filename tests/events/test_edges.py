@@ -189,7 +189,9 @@ def test_otlp_deeply_nested_values_are_rejected():
     assert result.accepted == 1 and result.rejected == 1
 
 
-@pytest.mark.parametrize("stamp", ["nan", "inf", "-inf", "1e999", str(10**30)])
+@pytest.mark.parametrize("stamp", ["nan", "inf", "-inf", "1e999", str(10**30),
+                                   "0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00",
+                                   "2300-01-01T00:00:00Z"])
 def test_timestamps_out_of_range_are_rejected(stamp):
     result = ingest(f"message,timestamp\nx,{stamp}\n".encode(), fmt="csv")
     assert result.rejected == 1 and "timestamp" in result.errors[0]["error"]
@@ -209,6 +211,7 @@ def viewer(api_as):
     "?limit=0", "?limit=501", f"?limit={2**64}",
     f"?service={'s' * 201}", f"?environment={'e' * 101}", f"?fingerprint={'f' * 65}",
     f"?q={'q' * 201}", f"?severity={2**70}", "?severity=loud", "?since=yesterday",
+    "analytics/top?since=0116-05-17T08:03:37Z", "analytics/severity?until=9999-12-31T00:00",
     "?service=a%00b", "?q=%00", "export?reason_code=%00&format=csv",
     "?cursor=" + "W3siYSI6MX0sWzFdXQ", "?cursor=WyJub3QgYSBkYXRlIiwiZXZ0XzEiXQ",
     "?cursor=" + "A" * 2000,

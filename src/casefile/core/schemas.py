@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -120,6 +121,24 @@ JSON_SAFE_MAX = 2**53 - 1  # RFC 8785 (the ledger's canonical JSON) and every JS
 Int64 = Annotated[int, Field(ge=INT64_MIN, le=INT64_MAX)]
 PositiveInt64 = Annotated[int, Field(ge=1, le=INT64_MAX)]
 Limit = Annotated[int, Field(ge=1, le=MAX_LIMIT)]  # a page's size: core.pagination's bound
+
+# --- times -------------------------------------------------------------------------------------
+# Every time the application accepts: wide enough for any real event, narrow enough that date
+# arithmetic on it (a window and the one before it) stays within what Python and the databases
+# can hold.
+MIN_INSTANT = datetime(1970, 1, 1, tzinfo=UTC)
+MAX_INSTANT = datetime(2200, 1, 1, tzinfo=UTC)
+
+
+def _instant(value: datetime) -> datetime:
+    """Times without an offset are UTC (the console shows UTC throughout)."""
+    value = value if value.tzinfo else value.replace(tzinfo=UTC)
+    if not MIN_INSTANT <= value < MAX_INSTANT:
+        raise ValueError(f"must be from {MIN_INSTANT.year} to {MAX_INSTANT.year - 1}")
+    return value
+
+
+Instant = Annotated[datetime, AfterValidator(_instant)]
 
 # --- JSON objects -------------------------------------------------------------------------------
 JSON_MAX_DEPTH = 16

@@ -16,6 +16,7 @@ from typing import Any
 import orjson
 
 from casefile.core.ids import new_id
+from casefile.core.schemas import MAX_INSTANT, MIN_INSTANT
 from casefile.events.fingerprint import fingerprint as compute_fingerprint
 from casefile.events.parsing import ParseError, any_value
 from casefile.events.severity import Severity, from_otlp_number, parse_severity
@@ -177,7 +178,13 @@ def parse_timestamp(value: Any) -> datetime:
             parsed = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
         except ValueError:
             raise ValueError(f"unreadable timestamp {value!r} (use ISO 8601 or epoch)") from None
-        return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
+        try:
+            moment = (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
+        except OverflowError:
+            raise ValueError(f"timestamp {value!r} is out of range") from None
+        if not MIN_INSTANT <= moment < MAX_INSTANT:
+            raise ValueError(f"timestamp {value!r} is out of range")
+        return moment
     raise ValueError("timestamp must be ISO 8601 text or an epoch number")
 
 
@@ -194,6 +201,6 @@ def _epoch(value: float, scale: float | None = None) -> datetime:
         moment = datetime.fromtimestamp(value / scale, tz=UTC)
     except (OverflowError, OSError, ValueError):
         raise ValueError(f"timestamp {value} is out of range") from None
-    if not 1970 <= moment.year <= 2200:
+    if not MIN_INSTANT <= moment < MAX_INSTANT:
         raise ValueError(f"timestamp {value} is out of range")
     return moment

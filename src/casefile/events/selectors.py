@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Annotated, Literal, get_args
 
 from django.db import connection
 from django.db.models import Count, Max, Min, QuerySet
 from django.db.models.functions import TruncDay, TruncHour, TruncMinute
-from pydantic import AfterValidator, BeforeValidator, WithJsonSchema
+from pydantic import BeforeValidator, WithJsonSchema
 
 from casefile.core.errors import NotFound, ValidationFailed
-from casefile.core.schemas import Column, Schema, SearchText
+from casefile.core.schemas import Column, Instant, Schema, SearchText
 from casefile.core.sql import contains_pattern
 from casefile.core.timeutil import now
 from casefile.events.fingerprint import template_of
@@ -26,11 +26,6 @@ def _severity(value: object) -> Severity | None:
     if value in (None, ""):
         return None
     return parse_severity(value)  # its ValueError is a validation error
-
-
-def _utc(value: datetime | None) -> datetime | None:
-    """Times without an offset are UTC (the console shows UTC throughout)."""
-    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
 
 
 # Repeatable filters, each value bounded by the column it is compared with.
@@ -57,8 +52,8 @@ class EventFilter(Schema):
     # The least severe level to include: a name ("warning", "err") or a number 0-7.
     severity: Annotated[Severity | None, BeforeValidator(_severity),
                         WithJsonSchema({"type": "string", "examples": ["warning", "3"]})] = None
-    since: Annotated[datetime | None, AfterValidator(_utc)] = None
-    until: Annotated[datetime | None, AfterValidator(_utc)] = None
+    since: Instant | None = None
+    until: Instant | None = None
     q: SearchText | None = None  # text search on the message (substring, case-insensitive)
 
     @property
