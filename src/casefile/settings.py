@@ -207,6 +207,8 @@ TASK_RESULT_RETENTION_DAYS = _env_int("TASK_RESULT_RETENTION_DAYS", 7)
 # --- Platform operations ------------------------------------------------------------------
 # Credits above this (in cents) need a second staff member's approval, like CRITICAL actions.
 FOUR_EYES_CREDIT_CENTS = _env_int("FOUR_EYES_CREDIT_CENTS", 50_000)
+# Refunds above this (in cents, whatever the currency) need a second person's approval too.
+FOUR_EYES_REFUND_CENTS = _env_int("FOUR_EYES_REFUND_CENTS", 50_000)
 APPROVAL_TTL_MINUTES = _env_int("APPROVAL_TTL_MINUTES", 60 * 24)
 IMPERSONATION_MAX_MINUTES = _env_int("IMPERSONATION_MAX_MINUTES", 60)
 # Outbound commands to the platform: HMAC-SHA256-signed POSTs (see docs/platform.md).

@@ -24,9 +24,9 @@ def validated(schema: type[S], data: Mapping[str, Any], *, what: str = "the inpu
         return schema.model_validate(dict(data), strict=strict or None)
     except PydanticValidationError as exc:
         problems = exc.errors(include_url=False, include_context=False, include_input=False)
-        first = problems[0] if problems else {}
-        where = ".".join(str(part) for part in first.get("loc", ()))
-        message = f"{what}: {where + ': ' if where else ''}{first.get('msg', 'not valid')}"
+        where = ".".join(str(part) for part in problems[0]["loc"]) if problems else ""
+        said = problems[0]["msg"] if problems else "not valid"
+        message = f"{what}: {where + ': ' if where else ''}{said}"
         raise ValidationFailed(message, details=problems) from None
 
 
