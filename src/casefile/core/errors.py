@@ -48,6 +48,18 @@ class PayloadTooLarge(AppError):
     code = "payload_too_large"
 
 
+class UriTooLong(AppError):
+    status = 414
+    code = "uri_too_long"
+
+
+class LengthRequired(AppError):
+    """A body of unknown length on a server that cannot tell where it ends."""
+
+    status = 411
+    code = "length_required"
+
+
 class ValidationFailed(AppError):
     status = 422
     code = "validation_error"

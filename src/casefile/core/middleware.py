@@ -7,20 +7,16 @@ from django.core.handlers.wsgi import LimitedStream
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from casefile.core.errors import AppError, PayloadTooLarge, ValidationFailed
+from casefile.core.errors import (
+    AppError,
+    LengthRequired,
+    PayloadTooLarge,
+    UriTooLong,
+    ValidationFailed,
+)
 from casefile.core.http import error_response, json_error
 
 MAX_URI_BYTES = 4096  # below gunicorn's own request-line limit, so the answer is ours
-
-
-class UriTooLong(AppError):
-    status = 414
-    code = "uri_too_long"
-
-
-class LengthRequired(AppError):
-    status = 411
-    code = "length_required"
 
 
 class RequestSizeLimitMiddleware:
