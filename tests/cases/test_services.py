@@ -255,3 +255,12 @@ def test_timeline_merges_everything_in_time_order():
     items = timeline(Case.objects.get(pk=case.pk))
     assert [i["type"] for i in items] == ["status", "note", "event_linked", "action"]
     assert [i["at"] for i in items] == sorted(i["at"] for i in items)
+
+
+def test_a_case_opened_for_an_earlier_report_counts_its_sla_from_then():
+    filed = now() - timedelta(hours=3)
+    case = open_case(kind="fraud", priority=1, opened_at=filed)
+    assert case.created_at == filed and case.sla_due_at == filed + timedelta(hours=2)
+    for bad in (now() + timedelta(minutes=5), now() - timedelta(days=31)):
+        with pytest.raises(ValidationFailed, match="opened_at"):
+            open_case(opened_at=bad)

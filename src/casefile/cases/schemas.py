@@ -14,6 +14,7 @@ from casefile.core.schemas import (
     CaseId,
     Column,
     EventId,
+    Instant,
     JsonObject,
     LongText,
     ReasonCode,
@@ -60,6 +61,7 @@ class CaseIn(Reasoned):
     order_id: Reference = ""
     thread_id: Reference = ""
     listing_id: Reference = ""
+    opened_at: Instant | None = None  # when the report came in, if earlier: the SLA counts from it
 
 
 class CasePatch(Reasoned):

@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -58,6 +59,7 @@ from casefile.platform.services import operation_request
 
 EDITABLE = ("title", "summary", "description", "priority", "kind", "subject_user", "order_id",
             "thread_id", "listing_id")
+MAX_BACKDATE = timedelta(days=30)
 _TAG = re.compile(r"^[a-z0-9][a-z0-9_:.-]{0,59}$")
 
 
@@ -95,10 +97,16 @@ def _check_fields(kind: str, priority: int, title: str) -> None:
 def case_create(*, actor: Actor, kind: str, title: str, reason_code: str, priority: int = 3,
                 summary: str = "", description: str = "", opened_by: str | None = None,
                 subject_user: str = "", order_id: str = "", thread_id: str = "",
-                listing_id: str = "") -> Case:
+                listing_id: str = "", opened_at: datetime | None = None) -> Case:
+    """`opened_at`: when the report or alert came in, if earlier than now (a report filed on
+    the platform, an incident noticed before it was logged); the SLA clock counts from it."""
     actor.require(Perm.CASES_EDIT)
     _check_fields(kind, priority, title)
     moment = now()
+    if opened_at is not None:
+        if opened_at > moment or opened_at < moment - MAX_BACKDATE:
+            raise ValidationFailed("opened_at must be in the last 30 days, not in the future")
+        moment = opened_at
     with transaction.atomic():
         case = Case.objects.create(
             kind=kind, title=title.strip(), priority=priority, summary=summary,

@@ -20,7 +20,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
-from unittest import mock
 
 import orjson
 from django.conf import settings
@@ -461,17 +460,12 @@ def _case(spec: CaseSpec, staff: dict[str, Actor], events: list[dict[str, Any]],
 
 def _open(spec: CaseSpec, opener: Actor) -> Case:
     """Open the case as of when its report or alert came in, so its SLA clock (and the
-    queues: breached, breaching soon) reads as it would have. The ledger still records the
-    entry at the moment it is written; only the case's opening time is set back."""
-    opened = now() - spec.opened_ago
-    with mock.patch.object(cases, "now", lambda: opened):
-        case = cases.case_create(actor=opener, kind=spec.kind, title=spec.title,
-                                 priority=spec.priority, summary=spec.summary,
-                                 reason_code=spec.reason, **spec.fields)
-    if case.created_at != opened:  # the seam moved: better to fail than load a wrong demo
-        raise RuntimeError("casefile.cases.services.case_create no longer takes its time "
-                           "from its module's now(); update casefile.core.demo._open")
-    return case
+    queues: breached, breaching soon) reads as it would have. The ledger records the entry at
+    the moment it is written."""
+    return cases.case_create(actor=opener, kind=spec.kind, title=spec.title,
+                             priority=spec.priority, summary=spec.summary,
+                             reason_code=spec.reason, opened_at=now() - spec.opened_ago,
+                             **spec.fields)
 
 
 def _remaining(current: str, path: tuple[str, ...]) -> Iterator[str]:

@@ -20,6 +20,7 @@ from django.db.models import Q
 from django_tasks.base import Task, TaskResultStatus
 from django_tasks.signals import task_finished
 
+from casefile.accounts.tasks import known_sign_in_sources_prune
 from casefile.audit.tasks import audit_ship
 from casefile.cases.tasks import cases_sla_sweep
 from casefile.core.models import PeriodicJob
@@ -63,6 +64,7 @@ PERIODIC: list[Periodic] = [
     Periodic(task_results_prune, 3600),
     Periodic(login_failures_prune, 900),
     Periodic(sessions_prune, 3600),
+    Periodic(known_sign_in_sources_prune, 24 * 3600),
 ]
 assert len({job.name for job in PERIODIC}) == len(PERIODIC), "job names must be unique"
 
