@@ -114,7 +114,8 @@ def test_audit_list_filters_and_pages_without_gaps(api_as):
 def test_audit_export_streams_ndjson_and_is_itself_audited(api_as):
     client = api_as(Role.ADMIN)
     record_entries(3)
-    response = client.call("GET", "/api/v1/audit/export?action=LIMIT_OVERRIDE&reason_code=COMPLIANCE_REVIEW")
+    response = client.call(
+        "GET", "/api/v1/audit/export?action=LIMIT_OVERRIDE&reason_code=COMPLIANCE_REVIEW")
     assert response.status_code == 200
     lines = [orjson.loads(x) for x in b"".join(response.streaming_content).splitlines()]
     assert [d["seq"] for d in lines] == sorted(d["seq"] for d in lines) and len(lines) == 3

@@ -6,7 +6,7 @@ previews the audit entry (before/after) on request and applies it otherwise.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, TypeVar
 
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
