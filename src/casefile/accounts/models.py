@@ -27,6 +27,7 @@ class StaffUser(AbstractBaseUser):
     REQUIRED_FIELDS = []  # type: ignore[misc]
 
     objects = StaffUserManager()
+    AUDIT_DIGESTED = ("password",)  # the ledger shows when it changed, never the hash
 
     class Meta:
         db_table = "staff_user"
@@ -96,6 +97,8 @@ class ApiToken(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+
+    AUDIT_DIGESTED = ("key_hash",)
 
     class Meta:
         db_table = "staff_api_token"

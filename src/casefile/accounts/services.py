@@ -24,6 +24,7 @@ from casefile.accounts.permissions import Perm
 from casefile.accounts.roles import Role, sorted_roles
 from casefile.audit import ledger
 from casefile.audit.actor import Actor
+from casefile.audit.snapshot import snapshot
 from casefile.core.errors import Conflict, ValidationFailed
 from casefile.core.timeutil import now
 
@@ -38,6 +39,11 @@ def _text(value: str, field: str, max_length: int) -> None:
     if len(value) > max_length or "\x00" in value:
         raise ValidationFailed(f"{field}: at most {max_length} characters, no NUL",
                                details={"field": field})
+
+
+def _state(user: StaffUser) -> dict:
+    """A staff account as the ledger records it: the row, and the roles it holds."""
+    return {**snapshot(user), "roles": _roles(user)}
 
 
 def _roles(user: StaffUser) -> list[str]:
@@ -86,8 +92,7 @@ def staff_user_create(
             action="STAFF_USER_CREATED",
             resource=f"staff:{user.id}",
             reason_code=reason_code,
-            after={"email": email, "name": name, "roles": _roles(user),
-                   "password_set": password is not None},
+            after=_state(user),
         )
     return user
 
@@ -96,7 +101,7 @@ def staff_role_grant(*, actor: Actor, user: StaffUser, role: Role, reason_code: 
     actor.require(Perm.STAFF_MANAGE)
     actor.reason(reason_code)
     with transaction.atomic(durable=True):
-        before = _roles(user)
+        before = _state(user)
         try:
             with transaction.atomic():
                 StaffRole.objects.create(user=user, role=Role(role))
@@ -104,7 +109,7 @@ def staff_role_grant(*, actor: Actor, user: StaffUser, role: Role, reason_code: 
             raise Conflict(f"{user.email} already has the {role} role") from None
         ledger.record(
             actor=actor, action="STAFF_ROLE_GRANTED", resource=f"staff:{user.id}",
-            reason_code=reason_code, before={"roles": before}, after={"roles": _roles(user)},
+            reason_code=reason_code, before=before, after=_state(user),
         )
     return user
 
@@ -113,8 +118,8 @@ def staff_role_revoke(*, actor: Actor, user: StaffUser, role: Role, reason_code:
     actor.require(Perm.STAFF_MANAGE)
     actor.reason(reason_code)
     with transaction.atomic(durable=True):
-        before = _roles(user)
-        if role not in before:
+        before = _state(user)
+        if role not in before["roles"]:
             raise Conflict(f"{user.email} does not have the {role} role")
         if role == Role.ADMIN and not StaffRole.objects.filter(
             role=Role.ADMIN, user__is_active=True
@@ -123,7 +128,7 @@ def staff_role_revoke(*, actor: Actor, user: StaffUser, role: Role, reason_code:
         StaffRole.objects.filter(user=user, role=role).delete()
         ledger.record(
             actor=actor, action="STAFF_ROLE_REVOKED", resource=f"staff:{user.id}",
-            reason_code=reason_code, before={"roles": before}, after={"roles": _roles(user)},
+            reason_code=reason_code, before=before, after=_state(user),
         )
     return user
 
@@ -158,8 +163,7 @@ def api_token_create(
         ledger.record(
             actor=actor, action="API_TOKEN_CREATED", resource=f"token:{token.id}",
             reason_code=reason_code,
-            after={"owner": owner.id, "owner_email": owner.email, "name": token.name,
-                   "prefix": token.prefix},
+            after=snapshot(token), metadata={"owner_email": owner.email},
         )
     return token, secret
 
@@ -174,13 +178,13 @@ def api_token_revoke(
         token = ApiToken.objects.select_for_update().get(pk=token.pk)
         if token.revoked_at is not None:
             raise Conflict("this token is already revoked")
+        before = snapshot(token)
         token.revoked_at = now()
         token.save(update_fields=["revoked_at"])
         ledger.record(
             actor=actor, action="API_TOKEN_REVOKED", resource=f"token:{token.id}",
             reason_code=reason_code,
-            before={"revoked": False}, after={"revoked": True},
-            metadata={"owner": token.user_id},
+            before=before, after=snapshot(token),
         )
     return token
 

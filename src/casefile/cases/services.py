@@ -213,8 +213,7 @@ def case_note_add(*, actor: Actor, case: Case, content: str, reason_code: str) -
                                        created_at=moment, updated_at=moment)
         case.updated_at = moment
         case.save(update_fields=["updated_at"])
-        _audit(actor, "CASE_NOTE_ADDED", case, None, reason_code,
-               after={"note_id": note.pk, "content": content})
+        _audit(actor, "CASE_NOTE_ADDED", case, None, reason_code, after=snapshot(note))
     return note
 
 
@@ -231,11 +230,11 @@ def case_note_edit(*, actor: Actor, note: CaseNote, content: str, reason_code: s
         moment = now()
         CaseNoteRevision.objects.create(note=note, content=note.content,
                                         edited_by=actor.staff_user, replaced_at=moment)
-        previous, note.content, note.updated_at = note.content, content, moment
+        before = snapshot(note)
+        note.content, note.updated_at = content, moment
         note.save(update_fields=["content", "updated_at"])
         ledger.record(actor=actor, action="CASE_NOTE_EDITED", resource=f"case:{note.case_id}",
-                      reason_code=reason_code, before={"note_id": note.pk, "content": previous},
-                      after={"note_id": note.pk, "content": content})
+                      reason_code=reason_code, before=before, after=snapshot(note))
     return note
 
 
