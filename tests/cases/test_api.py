@@ -108,3 +108,46 @@ def test_bulk_over_the_api(me):
     assert (body["succeeded"], body["failed"]) == (2, 1)
     failed = next(r for r in body["results"] if not r["ok"])
     assert failed["case_id"] == closed.id and failed["error"]["code"] == "invalid_transition"
+
+
+@pytest.mark.parametrize(("method", "path", "body"), [
+    ("PATCH", "{case}", {"title": None, "reason_code": "OPERATIONS"}),  # null for a required field
+    ("PATCH", "{case}", {"priority": 9, "reason_code": "OPERATIONS"}),
+    ("PATCH", "{case}", {"title": "x" * 301, "reason_code": "OPERATIONS"}),  # over the column
+    ("PATCH", "{case}", {"summary": "nul\x00", "reason_code": "OPERATIONS"}),
+    ("POST", "/api/v1/cases", {"kind": "report", "title": "t", "priority": 2**64,
+                               "reason_code": "OPERATIONS"}),
+    ("POST", "/api/v1/cases", {"kind": "nonsense", "title": "t", "reason_code": "OPERATIONS"}),
+    ("POST", "{case}/actions", {"action": "refund", "payload": {"amount_cents": 2**80},
+                                "reason_code": "OPERATIONS"}),
+    ("POST", "/api/v1/cases/bulk", {"case_ids": [], "operation": "tag", "value": "x",
+                                    "reason_code": "OPERATIONS"}),
+    ("GET", "/api/v1/cases?priority=99999999999999999999999", None),
+    ("GET", "/api/v1/cases?cursor=WzEsMl0", None),  # a cursor of the wrong shape
+    ("GET", "/api/v1/cases/queues/unassigned?cursor=WyJ4IiwieSIsInoiXQ", None),
+    ("GET", "/api/v1/cases/queues/breaching?hours=-1", None),
+    ("GET", "/api/v1/cases/queues/elsewhere", None),
+    ("GET", "/api/v1/cases?limit=0", None),
+])
+def test_bad_input_is_a_4xx_never_a_5xx(method, path, body):
+    client = ApiClient(token_for(make_staff(Role.ADMIN)))
+    case = open_case()
+    response = client.call(method, path.format(case=f"/api/v1/cases/{case.id}"), body)
+    assert response.status_code in (400, 404, 422), response.content
+    assert "error" in response.json()
+    case.refresh_from_db()
+    assert case.title == "Harassment in thread" and case.priority == 3
+
+
+def test_queues_page_with_cursors_in_their_working_order(me):
+    user, client = me
+    made = [open_case(priority=p) for p in (5, 1, 3, 1, 2)]
+    seen, cursor = [], None
+    while True:
+        page = client.call("GET", "/api/v1/cases/queues/unassigned?limit=2"
+                           + (f"&cursor={cursor}" if cursor else "")).json()
+        seen += [c["priority"] for c in page["items"]]
+        cursor = page["next_cursor"]
+        if not cursor:
+            break
+    assert seen == [1, 1, 2, 3, 5] and len(made) == 5

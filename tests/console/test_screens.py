@@ -322,3 +322,36 @@ def test_search_sorts_most_urgent_first_across_pages(world):
     finally:
         views.PAGE = original
     assert seen == [1, 1, 2, 3, 5]
+
+
+@pytest.mark.parametrize(("path", "form"), [
+    ("/cases/new/", {"kind": "report", "title": "t", "priority": "abc",
+                     "reason_code": "OPERATIONS"}),
+    ("/cases/{case}/update/", {"priority": "abc", "reason_code": "OPERATIONS"}),
+    ("/cases/{case}/actions/", {"action": "refund", "amount_cents": "lots", "currency": "EUR",
+                                "reason_code": "OPERATIONS"}),
+    ("/cases/{case}/notes/", {"content": "x" * 70_000, "reason_code": "OPERATIONS"}),
+    ("/cases/bulk/", {"case_ids": ["not-a-case"], "operation": "tag", "value": "x",
+                      "reason_code": "OPERATIONS"}),
+    ("/platform/operations/tenant_credit_add/", {"tenant_id": "ten_acme",
+                                                "amount_cents": "12abc",
+                                                "reason_code": "OPERATIONS"}),
+])
+def test_bad_numbers_and_lengths_in_forms_are_messages_not_500s(path, form):
+    client = Client()
+    client.force_login(make_staff(Role.ADMIN))
+    case = open_case()
+    before = AuditEntry.objects.count()
+    response = client.post(path.format(case=case.id), form, follow=True)
+    assert response.status_code == 200
+    assert any(m.level_tag == "error" for m in response.context["messages"]), path
+    assert AuditEntry.objects.count() == before
+
+
+@pytest.mark.parametrize("query", ["priority=abc", "kind=nonsense", "hours=abc&queue=breaching",
+                                   "cursor=WzEsMl0&queue=search"])
+def test_bad_filters_are_a_400_page(query):
+    client = Client()
+    client.force_login(make_staff(Role.ADMIN))
+    response = client.get(f"/cases/?{query}")
+    assert response.status_code in (400, 422), response.status_code
