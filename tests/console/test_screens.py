@@ -355,3 +355,19 @@ def test_bad_filters_are_a_400_page(query):
     client.force_login(make_staff(Role.ADMIN))
     response = client.get(f"/cases/?{query}")
     assert response.status_code in (400, 422), response.status_code
+
+
+def test_a_refund_waiting_for_approval_shows_so_on_the_case(settings):
+    settings.FOUR_EYES_REFUND_CENTS = 100
+    platform.platform_user_upsert(actor=CLI, user_id="usr_payer", email="p@shop.test")
+    case = open_case(subject_user="usr_payer", order_id="ord_7")
+    client = Client()
+    client.force_login(make_staff(Role.SUPPORT))
+    response = client.post(f"/cases/{case.id}/actions/", {
+        "action": "refund", "amount_cents": "5000", "currency": "EUR",
+        "reason_code": "CUSTOMER_REQUEST"}, follow=True)
+    approval = Approval.objects.get(operation="order_refund")
+    assert any("waits for a second member of staff" in str(m)
+               for m in response.context["messages"])
+    page = client.get(f"/cases/{case.id}/").content.decode()
+    assert "awaiting approval" in page and approval.id in page
