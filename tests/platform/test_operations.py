@@ -5,7 +5,7 @@ import pytest
 from casefile.accounts.roles import Role
 from casefile.audit.actor import Actor
 from casefile.audit.models import AuditEntry
-from casefile.core.errors import Conflict, PermissionDenied, ValidationFailed
+from casefile.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from casefile.core.timeutil import now
 from casefile.platform import services
 from casefile.platform.models import Approval, Impersonation, OutboxCommand, Tenant
@@ -237,3 +237,11 @@ def test_operation_over_http_and_four_eyes_inbox(tenant, settings):
     approved = admin.call("POST", f"/api/v1/platform/approvals/{approval_id}/approve", decision)
     assert approved.status_code == 200
     assert approved.json()["after"]["credit_balance_cents"] == 550
+
+
+def test_an_operation_naming_a_case_must_name_a_real_one(member):
+    with pytest.raises(NotFound, match="cas_missing"):
+        services.operation_request(actor=staff(Role.SUPPORT), operation="user_suspend",
+                                   params={"user_id": "usr_bob", "case_id": "cas_missing"},
+                                   reason_code="POLICY_VIOLATION")
+    assert not OutboxCommand.objects.exists()

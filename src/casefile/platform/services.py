@@ -114,6 +114,11 @@ def operation_request(*, actor: Actor, operation: str, params: dict[str, Any],
     parsed = op.parse(params)
     if op.critical and not ticket_ref:
         raise ValidationFailed(f"{op.action} is CRITICAL: a ticket reference is required")
+    if parsed.case_id:  # the entry will say it was taken from this case: it must be one
+        from casefile.cases.models import Case  # cases build on platform, not the reverse
+
+        if not Case.objects.filter(pk=parsed.case_id).exists():
+            raise NotFound(f"no case {parsed.case_id}")
     with transaction.atomic():
         if op.requires_approval(parsed):
             return Outcome(approval=_approval_create(actor, op, parsed, reason_code,
