@@ -20,6 +20,7 @@ from django.db import connection, transaction
 from casefile.audit.checkpoints import checkpoint_document, checkpoint_for, document_is_authentic
 from casefile.audit.ledger import entry_document
 from casefile.audit.models import AuditCheckpoint, AuditEntry, AuditSegment
+from casefile.audit.signing import record_public_key
 from casefile.core.timeutil import now, parse_iso
 from casefile.storage import ObjectExists, ObjectStore, get_store
 
@@ -68,6 +69,7 @@ def audit_ship(*, store: ObjectStore | None = None, max_entries: int | None = No
     """Ship every entry not yet shipped, one segment at a time. Casefile's own job: no actor."""
     store = store or get_store()
     max_entries = max_entries or settings.AUDIT_SEGMENT_MAX_ENTRIES
+    record_public_key(store)  # verify trusts what the store recorded first, not this host
     shipped = []
     while (segment := _ship_one(store, max_entries)) is not None:
         shipped.append(segment)
