@@ -6,9 +6,10 @@ from datetime import datetime
 from typing import Any
 
 from casefile.audit.models import AuditCheckpoint, AuditEntry
-from casefile.audit.signing import signing_key, verify_signature
+from casefile.audit.signing import record_public_key, signing_key, verify_signature
 from casefile.core.canonical import canonical_json
 from casefile.core.timeutil import isoformat, now, parse_iso
+from casefile.storage import get_store
 
 
 def statement(seq: int, hash_: str, created_at: datetime) -> bytes:
@@ -20,6 +21,7 @@ def checkpoint_for(entry: AuditEntry) -> AuditCheckpoint:
     """Sign the ledger's state at `entry` and store the checkpoint (caller's transaction)."""
     created_at = now()
     key = signing_key()
+    record_public_key(get_store())  # nothing is signed with a key verify would not trust
     return AuditCheckpoint.objects.create(
         seq=entry.seq,
         hash=entry.hash,
