@@ -20,6 +20,11 @@ class Command(CasefileCommand):
 
         from casefile.wsgi import application
 
+        from casefile.core.checks import embedded_default
+
+        # A production deployment starts only with production settings (core/checks.py); the
+        # embedded default is for trying Casefile out on one machine.
+        call_command("check", deploy=not embedded_default(), fail_level="ERROR")
         call_command("collectstatic", interactive=False, verbosity=0)
 
         class Server(BaseApplication):
