@@ -18,9 +18,8 @@ class Command(CasefileCommand):
     def handle(self, *args, host, port, workers, threads, **options):
         from gunicorn.app.base import BaseApplication
 
-        from casefile.wsgi import application
-
         from casefile.core.checks import embedded_default
+        from casefile.wsgi import application
 
         # A production deployment starts only with production settings (core/checks.py); the
         # embedded default is for trying Casefile out on one machine.
