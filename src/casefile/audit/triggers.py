@@ -5,6 +5,8 @@ They *raise*: a refused UPDATE or DELETE is an error the caller sees, never a si
 """
 
 APPEND_ONLY_TABLES = ("audit_entry", "audit_checkpoint", "audit_segment")
+# PostgreSQL event triggers refusing DROP and ALTER of the ledger's tables and triggers.
+EVENT_TRIGGERS = ("casefile_ledger_no_drop", "casefile_ledger_no_alter")
 
 _PG_FUNCTION = """
 CREATE OR REPLACE FUNCTION casefile_refuse_ledger_change() RETURNS trigger
@@ -17,6 +19,65 @@ $$;
 """
 
 
+_PG_DDL_FUNCTION = r"""
+CREATE OR REPLACE FUNCTION casefile_refuse_ledger_ddl() RETURNS event_trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+  obj record;
+  ledger constant text := '(audit_entry|audit_checkpoint|audit_segment)';
+BEGIN
+  IF TG_EVENT = 'sql_drop' THEN
+    FOR obj IN SELECT * FROM pg_event_trigger_dropped_objects() LOOP
+      IF (obj.object_type = 'table' AND obj.object_name ~ ('^' || ledger || '$'))
+         OR (obj.object_type = 'trigger'
+             AND obj.object_identity ~ (' on ([a-z_]+\.)?' || ledger || '$')) THEN
+        RAISE EXCEPTION 'audit ledger: % of % refused', TG_TAG, obj.object_identity
+          USING ERRCODE = 'insufficient_privilege';
+      END IF;
+    END LOOP;
+  ELSE
+    -- A rename reports the table under its new name: the statement still names the old one.
+    FOR obj IN SELECT * FROM pg_event_trigger_ddl_commands() LOOP
+      IF obj.object_type = 'table'
+         AND (obj.object_identity ~ ('^([a-z_]+\.)?' || ledger || '$')
+              OR current_query() ~* ('\m' || ledger || '\M')) THEN
+        RAISE EXCEPTION 'audit ledger: % of % refused', TG_TAG, obj.object_identity
+          USING ERRCODE = 'insufficient_privilege';
+      END IF;
+    END LOOP;
+  END IF;
+END
+$$;
+"""
+
+
+def ddl_guard_install_sql() -> list[str]:
+    """PostgreSQL only, and only a superuser may create event triggers: the migration that
+    installs them skips (and verify reports them absent) where the migrating role cannot."""
+    return [
+        _PG_DDL_FUNCTION,
+        f"CREATE EVENT TRIGGER {EVENT_TRIGGERS[0]} ON sql_drop "
+        "EXECUTE FUNCTION casefile_refuse_ledger_ddl();",
+        f"CREATE EVENT TRIGGER {EVENT_TRIGGERS[1]} ON ddl_command_end WHEN TAG IN ('ALTER TABLE') "
+        "EXECUTE FUNCTION casefile_refuse_ledger_ddl();",
+    ]
+
+
+def ddl_guard_uninstall_sql() -> list[str]:
+    return [*(f"DROP EVENT TRIGGER IF EXISTS {name};" for name in EVENT_TRIGGERS),
+            "DROP FUNCTION IF EXISTS casefile_refuse_ledger_ddl();"]
+
+
+def _ddl_guard_sql(enable: bool) -> str:
+    """Switch the DDL guard, where it is installed (a superuser's act: see docs/audit-ledger.md
+    for a migration that must alter a ledger table)."""
+    verb = "ENABLE" if enable else "DISABLE"
+    # Only constants of this module are spliced in; nothing comes from outside.
+    return ("DO $$ BEGIN " + " ".join(  # noqa: S608
+        f"IF EXISTS (SELECT 1 FROM pg_event_trigger WHERE evtname = '{name}') THEN "  # noqa: S608
+        f"ALTER EVENT TRIGGER {name} {verb}; END IF;" for name in EVENT_TRIGGERS) + " END $$;")
+
+
 def install_sql(vendor: str) -> list[str]:
     if vendor == "postgresql":
         statements = [_PG_FUNCTION]
@@ -27,7 +88,7 @@ def install_sql(vendor: str) -> list[str]:
                 f"CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table} "
                 "FOR EACH STATEMENT EXECUTE FUNCTION casefile_refuse_ledger_change();",
             ]
-        return statements
+        return [*statements, _ddl_guard_sql(enable=True)]
     if vendor == "sqlite":
         statements = []
         for table in APPEND_ONLY_TABLES:
@@ -43,7 +104,7 @@ def install_sql(vendor: str) -> list[str]:
 
 def uninstall_sql(vendor: str) -> list[str]:
     if vendor == "postgresql":
-        statements = []
+        statements = [_ddl_guard_sql(enable=False)]
         for table in APPEND_ONLY_TABLES:
             statements += [
                 f"DROP TRIGGER IF EXISTS {table}_append_only ON {table};",
@@ -57,3 +118,39 @@ def uninstall_sql(vendor: str) -> list[str]:
             for op in ("update", "delete")
         ]
     raise NotImplementedError(vendor)
+
+
+def guard_state(connection) -> dict[str, object]:
+    """What guards the ledger's tables right now, for verify's report: the append-only triggers
+    present and enabled on each table and, on PostgreSQL, whether the DDL event trigger is on and
+    whether this session bypasses triggers (`session_replication_role = replica`)."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "SELECT c.relname, t.tgname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid"
+                " WHERE NOT t.tgisinternal AND t.tgenabled <> 'D' AND c.relname = ANY(%s)",
+                [list(APPEND_ONLY_TABLES)])
+            rows = cursor.fetchall()
+            cursor.execute("SELECT evtname, evtenabled FROM pg_event_trigger "
+                           "WHERE evtname = ANY(%s)", [list(EVENT_TRIGGERS)])
+            events = dict(cursor.fetchall())
+            cursor.execute("SHOW session_replication_role")
+            role = cursor.fetchone()[0]
+            extra: dict[str, object] = {
+                "ddl_guard": {name: ("absent" if name not in events else
+                                     "disabled" if events[name] == "D" else "enabled")
+                              for name in EVENT_TRIGGERS},
+                # `replica` turns every ordinary trigger off for that session: only a
+                # superuser can set it, which the app's role must not be.
+                "session_replication_role": role,
+            }
+        else:
+            cursor.execute("SELECT tbl_name, name FROM sqlite_master WHERE type = 'trigger'")
+            rows = [r for r in cursor.fetchall() if r[0] in APPEND_ONLY_TABLES]
+            extra = {}
+    tables = {table: sorted(name for t, name in rows if t == table) for table in
+              APPEND_ONLY_TABLES}
+    expected = 2  # UPDATE and DELETE on SQLite; row and TRUNCATE triggers on PostgreSQL
+    return {"tables": tables,
+            "append_only": all(len(names) >= expected for names in tables.values()),
+            **extra}
