@@ -56,7 +56,13 @@ class AuditEntry(models.Model):
 
 
 class AuditCheckpoint(models.Model):
-    """A signed statement (Ed25519) that the ledger's entry `seq` had hash `hash`."""
+    """A signed statement (Ed25519) that the ledger's entry `seq` had hash `hash` and, since the
+    Merkle tree (casefile.audit.merkle), a signed checkpoint note of the tree's size and root.
+
+    Checkpoints made before the tree have no `tree_size`, `root_hash` or `note`, and are
+    verified by their chain-head signature alone. (The three columns are nullable so adding them
+    is a plain ALTER TABLE ADD COLUMN on SQLite too: a table rebuild would drop the append-only
+    triggers.)"""
 
     id = models.CharField(primary_key=True, max_length=40, default=ids.new_ckp_id,
                           editable=False)
@@ -65,12 +71,32 @@ class AuditCheckpoint(models.Model):
     created_at = models.DateTimeField()
     key_id = models.CharField(max_length=32)
     signature = models.CharField(max_length=128)  # hex
+    tree_size = models.BigIntegerField(null=True, blank=True)  # = seq: leaves are entries 1..seq
+    root_hash = models.CharField(max_length=64, null=True, blank=True)  # hex RFC 9162 MTH
+    note = models.TextField(null=True, blank=True)  # C2SP signed checkpoint note (notes.py)
 
     class Meta:
         db_table = "audit_checkpoint"
 
     def __str__(self) -> str:
         return f"checkpoint #{self.seq}"
+
+
+class AuditTreeChunk(models.Model):
+    """The root of one complete run of `merkle.CHUNK` (256) leaves: entries
+    index*256+1 .. index*256+256. Filled when checkpoints are made, so the root of, or a proof in,
+    a tree of any size costs one small query and about size/256 hashes, never a pass over every
+    entry. A cache derived from the entries: verify recomputes it and never trusts it, and a
+    wrong chunk can only produce proofs that fail against the signed root."""
+
+    index = models.BigIntegerField(primary_key=True)
+    root = models.CharField(max_length=64)  # hex
+
+    class Meta:
+        db_table = "audit_tree_chunk"
+
+    def __str__(self) -> str:
+        return f"tree chunk {self.index}"
 
 
 class AuditSegment(models.Model):

@@ -2,7 +2,9 @@
 
 `audit/segments/<first>-<last>.ndjson` holds entries first..last (one JSON document per line,
 hash included); `audit/checkpoints/<last>.json` holds the checkpoint signed over entry `last`.
-Both are stored under COMPLIANCE retention, so not even the bucket's owner can delete or change
+Every checkpoint signed within the segment (the one over `last`, and any made in between, e.g. for
+a receipt) is also written as its C2SP signed note, `audit/checkpoints/<seq>.note`, so the store
+keeps every tree head the ledger ever signed. All are stored under COMPLIANCE retention, so not even the bucket's owner can delete or change
 them before it expires. Shipping is idempotent: if a run dies after writing an object but before
 recording it, the next run finds the object, checks it is the same, and adopts it.
 """
@@ -35,6 +37,10 @@ def segment_key(first: int, last: int) -> str:
 
 def checkpoint_key(seq: int) -> str:
     return f"{CHECKPOINT_PREFIX}{seq:012d}.json"
+
+
+def note_key(seq: int) -> str:
+    return f"{CHECKPOINT_PREFIX}{seq:012d}.note"
 
 
 def parse_segment_key(key: str) -> tuple[int, int]:
@@ -103,6 +109,10 @@ def _ship_one(store: ObjectStore, max_entries: int) -> AuditSegment | None:
             option=orjson.OPT_SORT_KEYS,
         )
         _put_or_adopt(store, ckp_key, ckp_body, retain_until, must_match=False)
+        for signed in AuditCheckpoint.objects.filter(
+                seq__gte=first, seq__lte=tail.seq, note__isnull=False).order_by("seq"):
+            _put_or_adopt(store, note_key(signed.seq), signed.note.encode(), retain_until,
+                          must_match=False, content_type="text/plain; charset=utf-8")
         return AuditSegment.objects.create(
             first_seq=first,
             last_seq=tail.seq,
@@ -115,10 +125,10 @@ def _ship_one(store: ObjectStore, max_entries: int) -> AuditSegment | None:
         )
 
 
-def _put_or_adopt(store, key, body, retain_until, *, must_match: bool = True):
+def _put_or_adopt(store, key, body, retain_until, *, must_match: bool = True,
+                  content_type: str = "application/x-ndjson"):
     try:
-        return store.put(key, body, retain_until=retain_until,
-                         content_type="application/x-ndjson")
+        return store.put(key, body, retain_until=retain_until, content_type=content_type)
     except ObjectExists:
         info = store.head(key)
         if must_match and info.sha256 != hashlib.sha256(body).hexdigest():
@@ -139,5 +149,6 @@ def _adopt_checkpoint(store, key, tail: AuditEntry) -> AuditCheckpoint | None:
         return None
     return AuditCheckpoint.objects.create(
         seq=doc["seq"], hash=doc["hash"], created_at=parse_iso(doc["created_at"]),
-        key_id=doc["key_id"], signature=doc["signature"],
+        key_id=doc["key_id"], signature=doc["signature"], tree_size=doc.get("tree_size"),
+        root_hash=doc.get("root_hash"), note=doc.get("note"),
     )
