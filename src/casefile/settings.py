@@ -185,8 +185,15 @@ AUDIT_SIGNING_KEY = os.environ.get("AUDIT_SIGNING_KEY") or None
 AUDIT_SIGNING_KEY_FILE = Path(
     os.environ.get("AUDIT_SIGNING_KEY_FILE", VAR_DIR / "audit_signing_key.pem")
 )
-# Public keys (PEM, separated by blank lines) of retired signing keys, still trusted by verify.
+# The public keys (PEM, one after another) verify trusts; when empty, the first key recorded in
+# the write-once store (see audit/signing.py). Production requires them (core/checks.py).
 AUDIT_TRUSTED_PUBLIC_KEYS = os.environ.get("AUDIT_TRUSTED_PUBLIC_KEYS", "")
+# How often the worker ships new entries (seconds): the write-once copy trails the database by
+# about this much, which is the window in which unshipped entries could be changed unseen.
+AUDIT_SHIP_SECONDS = _env_int("AUDIT_SHIP_SECONDS", 5)
+# Independent places every checkpoint is also written to (comma-separated): object stores in
+# another account (file://…, s3://…) or HTTP witnesses that check consistency and countersign.
+AUDIT_WITNESS_URLS = os.environ.get("AUDIT_WITNESS_URLS", "")
 
 # --- Events ---------------------------------------------------------------------------------
 EVENT_RETENTION_DAYS = _env_int("EVENT_RETENTION_DAYS", 90)

@@ -57,9 +57,9 @@ PERIODIC: list[Periodic] = [
     Periodic(impersonations_expire, 60),
     Periodic(approvals_expire, 60),
     Periodic(suspensions_expire, 60),
-    # The write-once copy of the ledger trails the database by at most a minute; a run with
-    # nothing new to ship writes nothing.
-    Periodic(audit_ship, 30),
+    # The write-once copy of the ledger trails the database by AUDIT_SHIP_SECONDS (5); a run
+    # with nothing new to ship writes nothing.
+    Periodic(audit_ship, settings.AUDIT_SHIP_SECONDS),
     Periodic(events_purge, 3600),
     Periodic(task_results_prune, 3600),
     Periodic(login_failures_prune, 900),
