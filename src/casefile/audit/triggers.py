@@ -68,7 +68,7 @@ def ddl_guard_uninstall_sql() -> list[str]:
             "DROP FUNCTION IF EXISTS casefile_refuse_ledger_ddl();"]
 
 
-def _ddl_guard_sql(enable: bool) -> str:
+def ddl_guard_switch_sql(*, enable: bool) -> str:
     """Switch the DDL guard, where it is installed (a superuser's act: see docs/audit-ledger.md
     for a migration that must alter a ledger table)."""
     verb = "ENABLE" if enable else "DISABLE"
@@ -88,7 +88,7 @@ def install_sql(vendor: str) -> list[str]:
                 f"CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table} "
                 "FOR EACH STATEMENT EXECUTE FUNCTION casefile_refuse_ledger_change();",
             ]
-        return [*statements, _ddl_guard_sql(enable=True)]
+        return [*statements, ddl_guard_switch_sql(enable=True)]
     if vendor == "sqlite":
         statements = []
         for table in APPEND_ONLY_TABLES:
@@ -104,7 +104,7 @@ def install_sql(vendor: str) -> list[str]:
 
 def uninstall_sql(vendor: str) -> list[str]:
     if vendor == "postgresql":
-        statements = [_ddl_guard_sql(enable=False)]
+        statements = [ddl_guard_switch_sql(enable=False)]
         for table in APPEND_ONLY_TABLES:
             statements += [
                 f"DROP TRIGGER IF EXISTS {table}_append_only ON {table};",
