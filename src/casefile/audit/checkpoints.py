@@ -152,7 +152,7 @@ class DbTree(merkle.ChunkedTree):
             for i in missing:
                 self._roots[i] = merkle.perfect_root(
                     leaves[(i - base) * CHUNK:(i - base + 1) * CHUNK])
-        super().__init__(size, self._roots.__getitem__, self._read_chunk)
+        super().__init__(size, self._roots.__getitem__, self._read_chunk, chunk=CHUNK)
 
     def _read_chunk(self, index: int) -> Sequence[bytes]:
         return _leaves(index * CHUNK + 1, min((index + 1) * CHUNK, self.size))

@@ -195,13 +195,16 @@ class ChunkedTree:
     hashes of chunk i (possibly incomplete: the tail)."""
 
     def __init__(self, size: int, chunk_root: Callable[[int], bytes],
-                 chunk_leaves: Callable[[int], Sequence[bytes]], chunk: int = CHUNK):
+                 chunk_leaves: Callable[[int], Sequence[bytes]], chunk: int = CHUNK,
+                 memo: dict[tuple[int, int], bytes] | None = None):
         self.size = size
         self.chunk = chunk
         self._chunk_root = chunk_root
         self._chunk_leaves = chunk_leaves
         self._leaves: dict[int, Sequence[bytes]] = {}
-        self._memo: dict[tuple[int, int], bytes] = {}
+        # Any range of an append-only tree is immutable once complete, so a caller that grows
+        # the tree (verify's walk) may share one memo between the trees of successive sizes.
+        self._memo = {} if memo is None else memo
 
     def leaf(self, index: int) -> bytes:
         c = index // self.chunk
@@ -216,17 +219,14 @@ class ChunkedTree:
         n = end - start
         if n == 1:
             return self.leaf(start)
+        # The RFC's splits of an aligned range reach every whole chunk exactly: its root is known.
+        if n == self.chunk and start % self.chunk == 0:
+            return self._chunk_root(start // self.chunk)
         found = self._memo.get((start, end))
-        if found is not None:
-            return found
-        if n & (n - 1) == 0 and n >= self.chunk and start % self.chunk == 0:
-            first = start // self.chunk
-            found = perfect_root([self._chunk_root(i)
-                                  for i in range(first, first + n // self.chunk)])
-        else:
+        if found is None:
             k = split_point(n)
-            found = node_hash(self.subtree(start, start + k), self.subtree(start + k, end))
-        self._memo[start, end] = found
+            found = self._memo[start, end] = node_hash(self.subtree(start, start + k),
+                                                       self.subtree(start + k, end))
         return found
 
     def root(self) -> bytes:

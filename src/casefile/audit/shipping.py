@@ -4,9 +4,10 @@
 hash included); `audit/checkpoints/<last>.json` holds the checkpoint signed over entry `last`.
 Every checkpoint signed within the segment (the one over `last`, and any made in between, e.g. for
 a receipt) is also written as its C2SP signed note, `audit/checkpoints/<seq>.note`, so the store
-keeps every tree head the ledger ever signed. All are stored under COMPLIANCE retention, so not even the bucket's owner can delete or change
-them before it expires. Shipping is idempotent: if a run dies after writing an object but before
-recording it, the next run finds the object, checks it is the same, and adopts it.
+keeps every tree head the ledger ever signed. All are stored under COMPLIANCE retention, so not
+even the bucket's owner can delete or change them before it expires. Shipping is idempotent: if a
+run dies after writing an object but before recording it, the next run finds the object, checks it
+is the same, and adopts it.
 """
 
 from __future__ import annotations

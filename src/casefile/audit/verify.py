@@ -13,11 +13,19 @@ The report names the first bad `seq` and the kind of break:
 | truncated | the ledger ends before a signed checkpoint or the shipped segments do |
 | worm_mismatch | the database and the shipped copy differ at this entry |
 | bad_checkpoint | a checkpoint's signature does not verify with any trusted key |
+| inconsistent_checkpoint | a checkpoint's signed tree is not the database's tree at its size, or |
+|          | not an extension of the previous checkpoint's (RFC 9162 consistency proof) |
+| missing_table | a ledger table is gone (seq 1: nothing of the ledger can be vouched for) |
 
 A chain without a secret can be recomputed by whoever can write the table; what they cannot do
 is sign a checkpoint or rewrite a COMPLIANCE-locked object. So verify with `--worm` catches any
 change up to the last shipped entry, and without it any change up to the last checkpoint and any
 change after it that was not re-hashed.
+
+The walk also rebuilds the Merkle tree from the entries (leaf = the entry's hash, RFC 9162), and
+at each checkpoint that signed a tree it checks the signed root against the database's root at
+that size and a consistency proof, generated from the database, from the previous checkpoint's
+tree to this one: two signed tree heads that disagree about history cannot both stand.
 """
 
 from __future__ import annotations
@@ -30,11 +38,12 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import orjson
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 
+from casefile.audit import merkle
 from casefile.audit.checkpoints import checkpoint_is_authentic, document_is_authentic
 from casefile.audit.ledger import GENESIS_HASH, entry_hash
-from casefile.audit.models import HASHED_FIELDS, AuditCheckpoint, VerifyRun
+from casefile.audit.models import HASHED_FIELDS, AuditCheckpoint, AuditTreeChunk, VerifyRun
 from casefile.audit.shipping import (
     CHECKPOINT_PREFIX,
     SEGMENT_PREFIX,
@@ -53,6 +62,7 @@ _COLUMNS = ", ".join((*HASHED_FIELDS, "hash"))
 _PG_COLUMNS = _COLUMNS.replace(
     "created_at", """to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')""", 1)
 _JSON_FIELDS = ("details", "metadata")
+LEDGER_TABLES = ("audit_entry", "audit_checkpoint", "audit_segment")
 
 
 @dataclass(frozen=True)
@@ -89,14 +99,49 @@ def audit_verify(*, worm: bool = False, store: ObjectStore | None = None,
     started, t0 = now(), time.perf_counter()
     report = VerifyReport(ok=True, worm=worm)
     breaks: list[Break] = []
+    try:
+        missing = _missing_tables()
+        if not missing:
+            _verify(report, breaks, worm, store)
+    except DatabaseError:
+        missing = _missing_tables()  # dropped while we read: report it; anything else is a bug
+        if not missing:
+            raise
+    if missing:
+        breaks = [Break(1, "missing_table",
+                        f"ledger table{'s' if len(missing) > 1 else ''} {', '.join(missing)} "
+                        "missing: the ledger cannot be verified")]
+    if breaks:
+        report.ok = False
+        report.first_bad = min(breaks, key=lambda b: b.seq)
+    report.elapsed_s = round(time.perf_counter() - t0, 3)
+    report.entries_per_s = round(report.entries / report.elapsed_s) if report.elapsed_s else 0
+    if record_run:
+        try:
+            with transaction.atomic():
+                VerifyRun.objects.create(started_at=started, finished_at=now(), worm=worm,
+                                         ok=report.ok, entries=report.entries,
+                                         report=report.as_dict())
+        except DatabaseError as exc:  # the report matters more than its record
+            report.notes.append(f"this run was not recorded: {exc}")
+    return report
 
-    checkpoints = {}
+
+def _missing_tables() -> list[str]:
+    with connection.cursor() as cursor:
+        present = set(connection.introspection.table_names(cursor))
+    return [t for t in LEDGER_TABLES if t not in present]
+
+
+def _verify(report: VerifyReport, breaks: list[Break], worm: bool,
+            store: ObjectStore | None) -> None:
+    checkpoints: dict[int, AuditCheckpoint] = {}
     for cp in AuditCheckpoint.objects.order_by("seq"):
         if not checkpoint_is_authentic(cp):
             breaks.append(Break(cp.seq, "bad_checkpoint",
                                 f"checkpoint #{cp.seq} has a signature no trusted key made"))
         else:
-            checkpoints[cp.seq] = cp.hash
+            checkpoints[cp.seq] = cp
     report.checkpoints = len(checkpoints)
 
     shipped: WormReader | None = None
@@ -104,10 +149,13 @@ def audit_verify(*, worm: bool = False, store: ObjectStore | None = None,
         shipped = WormReader(store or get_store())
         report.segments = shipped.segment_count
 
+    tree = RunningTree(_stored_chunks())
     with transaction.atomic():  # one snapshot; server-side cursors need a transaction
         last_seq, last_hash, walked_to_end = _walk(report, _stream(), checkpoints, shipped,
-                                                   breaks)
+                                                   breaks, tree)
 
+    if shipped is not None:
+        breaks.extend(shipped.breaks)
     if shipped is not None and walked_to_end:
         if shipped.error:
             breaks.append(shipped.error)
@@ -119,24 +167,70 @@ def audit_verify(*, worm: bool = False, store: ObjectStore | None = None,
         breaks.append(Break((last_seq or 0) + 1, "truncated",
                             f"checkpoint #{max(checkpoints)} was signed but the database ends "
                             f"at #{last_seq or 0}"))
-
+    if walked_to_end and tree.stale_chunks:
+        report.notes.append(
+            f"stored tree chunks {tree.stale_chunks[:5]} differ from the entries: receipts "
+            "built on them will not verify (the chunk table is a cache; verify ignores it)")
     report.last_seq, report.last_hash = last_seq, last_hash
-    if breaks:
-        report.ok = False
-        report.first_bad = min(breaks, key=lambda b: b.seq)
-    report.elapsed_s = round(time.perf_counter() - t0, 3)
-    report.entries_per_s = round(report.entries / report.elapsed_s) if report.elapsed_s else 0
-    if record_run:
-        VerifyRun.objects.create(started_at=started, finished_at=now(), worm=worm, ok=report.ok,
-                                 entries=report.entries, report=report.as_dict())
-    return report
 
 
-def _walk(report, rows, checkpoints, shipped, breaks) -> tuple[int | None, str | None, bool]:
+def _stored_chunks() -> dict[int, str]:
+    try:
+        with transaction.atomic():
+            return dict(AuditTreeChunk.objects.values_list("index", "root"))
+    except DatabaseError:  # the cache is gone: nothing to compare, receipts will rebuild it
+        return {}
+
+
+class RunningTree:
+    """The Merkle tree of the entries walked so far: roots of complete chunks, the leaves of
+    the chunk being filled, and the leaves of the chunk where the previous checkpoint ended
+    (its consistency proof cuts through it). Enough for any root or consistency proof up to
+    the current size, in memory proportional to size/256."""
+
+    def __init__(self, stored_chunks: dict[int, str]):
+        self.size = 0
+        self.chunk_roots: list[bytes] = []
+        self.current: list[bytes] = []
+        self.kept: dict[int, list[bytes]] = {}
+        self.memo: dict[tuple[int, int], bytes] = {}
+        self.stored = stored_chunks
+        self.stale_chunks: list[int] = []
+
+    def add(self, entry_hash_hex: str) -> None:
+        self.current.append(merkle.leaf_hash(bytes.fromhex(entry_hash_hex)))
+        self.size += 1
+        if len(self.current) == merkle.CHUNK:
+            index = len(self.chunk_roots)
+            root = merkle.perfect_root(self.current)
+            self.chunk_roots.append(root)
+            stored = self.stored.get(index)
+            if stored is not None and stored != root.hex():
+                self.stale_chunks.append(index)
+            if index in self.kept:
+                self.kept[index] = self.current
+            self.current = []
+
+    def keep_chunk_of(self, size: int) -> None:
+        """Hold on to the leaves around `size`, which the next consistency proof needs."""
+        index = size // merkle.CHUNK
+        self.kept = {index: self.current} if size % merkle.CHUNK else {}
+
+    def at(self, size: int) -> merkle.ChunkedTree:
+        return merkle.ChunkedTree(size, self.chunk_roots.__getitem__, self._leaves,
+                                  chunk=merkle.CHUNK, memo=self.memo)
+
+    def _leaves(self, index: int) -> list[bytes]:
+        return self.current if index == len(self.chunk_roots) else self.kept[index]
+
+
+def _walk(report, rows, checkpoints, shipped, breaks, tree: RunningTree,
+          ) -> tuple[int | None, str | None, bool]:
     """Check every entry in order; stop at the first break. Returns the last good entry's seq
     and hash, and whether the walk reached the end of the ledger."""
     expected, prev_hash, prevprev_hash = 1, GENESIS_HASH, None
     good_checkpoint = 0
+    previous_tree: tuple[int, bytes] | None = None  # size and signed root of the last checkpoint
     for doc, stored in rows:
         seq = doc["seq"]
         if seq != expected or doc["prev_hash"] != prev_hash or _hash(doc) != stored:
@@ -150,18 +244,45 @@ def _walk(report, rows, checkpoints, shipped, breaks) -> tuple[int | None, str |
                                     f"entry #{seq} differs from its shipped copy"
                                     if copy else f"entry #{seq} is not in the shipped segments"))
                 shipped = None
-        signed = checkpoints.get(seq)
-        if signed is not None:
-            if signed != stored:
+        tree.add(stored)
+        checkpoint = checkpoints.get(seq)
+        if checkpoint is not None:
+            if checkpoint.hash != stored:
                 breaks.append(Break(
                     good_checkpoint + 1, "modified",
                     f"entries #{good_checkpoint + 1}..#{seq} were rewritten: checkpoint #{seq} "
-                    f"signed hash {signed[:12]}…, the ledger has {stored[:12]}…"))
+                    f"signed hash {checkpoint.hash[:12]}…, the ledger has {stored[:12]}…"))
                 return expected - 1 or None, prev_hash, False
+            if checkpoint.root_hash is not None:
+                problem = _tree_problem(tree, seq, bytes.fromhex(checkpoint.root_hash),
+                                        previous_tree)
+                if problem:
+                    breaks.append(Break(good_checkpoint + 1, "inconsistent_checkpoint",
+                                        f"checkpoint #{seq}: {problem}"))
+                    return expected - 1 or None, prev_hash, False
+                previous_tree = (seq, bytes.fromhex(checkpoint.root_hash))
+                tree.keep_chunk_of(seq)
             good_checkpoint = seq
         report.entries += 1
         expected, prevprev_hash, prev_hash = seq + 1, prev_hash, stored
     return (expected - 1 or None), (prev_hash if expected > 1 else None), True
+
+
+def _tree_problem(tree: RunningTree, size: int, signed_root: bytes,
+                  previous: tuple[int, bytes] | None) -> str | None:
+    """Why the checkpoint's signed tree (size, root) cannot stand beside the database and the
+    previous checkpoint, or None."""
+    here = tree.at(size)
+    if here.root() != signed_root:
+        return (f"its signed tree root {signed_root.hex()[:12]}… is not the root of entries "
+                f"#1..#{size} ({here.root().hex()[:12]}…)")
+    if previous is not None:
+        first, first_root = previous
+        proof = here.consistency_proof(first)
+        if not merkle.verify_consistency(first, size, first_root, signed_root, proof):
+            return (f"its tree is not an extension of checkpoint #{first}'s (RFC 9162 "
+                    "consistency proof fails)")
+    return None
 
 
 def classify(expected: int, prevprev_hash: str | None,
@@ -224,6 +345,17 @@ def _stream(batch: int = 5000) -> Iterator[tuple[dict[str, Any], str]]:
         cursor.close()
 
 
+def _first_unchained(lines: list[dict[str, Any]], prev_hash: str) -> int | None:
+    """The seq of the first shipped line that does not match its own hash or does not link to
+    the line before it, if any."""
+    for line in lines:
+        doc = {k: v for k, v in line.items() if k != "hash"}
+        if line.get("prev_hash") != prev_hash or _hash(doc) != line.get("hash"):
+            return int(line["seq"])
+        prev_hash = line["hash"]
+    return None
+
+
 def _doc(row) -> tuple[dict[str, Any], str]:
     doc = dict(zip(HASHED_FIELDS, row, strict=False))
     created = doc["created_at"]
@@ -241,7 +373,13 @@ def _doc(row) -> tuple[dict[str, Any], str]:
 
 class WormReader:
     """The shipped copy of the ledger, entry by entry in seq order, checked as it is read:
-    segments contiguous, each with an authentic checkpoint over its last entry."""
+    segments contiguous, each with an authentic checkpoint over its last entry.
+
+    A segment that does not match its signed checkpoint is still read, so the walk can name the
+    first entry where the database and the shipped copy differ, and the segment's own chain is
+    checked line by line to find where the copy itself was altered: the report names that seq,
+    not the segment's first (only a segment rewritten consistently all through, whose copy
+    agrees with the database, is named by its first entry: the change is somewhere in it)."""
 
     def __init__(self, store: ObjectStore):
         self.store = store
@@ -249,11 +387,12 @@ class WormReader:
         self.segment_count = len(self.keys)
         self.last_seq = parse_segment_key(self.keys[-1])[1] if self.keys else 0
         self.error: Break | None = None
+        self.breaks: list[Break] = []
         self._entries = self._read()
         self._pending: dict[str, Any] | None = None
 
     def _read(self) -> Iterator[dict[str, Any]]:
-        expected = 1
+        expected, prev_hash = 1, GENESIS_HASH
         for key in self.keys:
             first, last = parse_segment_key(key)
             if first != expected:
@@ -266,15 +405,21 @@ class WormReader:
             except (ObjectStoreError, orjson.JSONDecodeError) as exc:
                 self.error = Break(first, "worm_mismatch", f"segment {key} unreadable: {exc}")
                 return
-            if (not document_is_authentic(checkpoint) or not lines
-                    or checkpoint.get("hash") != lines[-1].get("hash")
-                    or [d.get("seq") for d in lines] != list(range(first, last + 1))):
+            if [d.get("seq") if isinstance(d, dict) else None
+                    for d in lines] != list(range(first, last + 1)):
                 self.error = Break(first, "worm_mismatch",
-                                   f"segment {key} does not match its signed checkpoint "
-                                   f"({CHECKPOINT_PREFIX}{last:012d}.json)")
+                                   f"segment {key} does not hold entries #{first}..#{last}")
                 return
+            if not document_is_authentic(checkpoint) or checkpoint.get("hash") != lines[-1].get(
+                    "hash") or checkpoint.get("seq") != last:
+                altered = _first_unchained(lines, prev_hash)
+                self.breaks.append(Break(
+                    first if altered is None else altered, "worm_mismatch",
+                    f"segment {key} does not match its signed checkpoint "
+                    f"({CHECKPOINT_PREFIX}{last:012d}.json)"
+                    + ("" if altered is None else f": its entry #{altered} was altered")))
             yield from lines
-            expected = last + 1
+            expected, prev_hash = last + 1, str(lines[-1].get("hash"))
 
     def entry(self, seq: int) -> dict[str, Any] | None:
         doc = self._pending or next(self._entries, None)
