@@ -8,18 +8,22 @@ from django.conf import settings
 
 from casefile.storage.base import (
     InvalidKey,
+    ObjectCorrupt,
     ObjectExists,
     ObjectInfo,
     ObjectLocked,
     ObjectNotFound,
     ObjectStore,
     ObjectStoreError,
+    ObjectVersion,
     RetentionShortening,
+    VersionReport,
 )
 
 __all__ = [
-    "InvalidKey", "ObjectExists", "ObjectInfo", "ObjectLocked", "ObjectNotFound", "ObjectStore",
-    "ObjectStoreError", "RetentionShortening", "get_store", "store_for_url",
+    "InvalidKey", "ObjectCorrupt", "ObjectExists", "ObjectInfo", "ObjectLocked", "ObjectNotFound",
+    "ObjectStore", "ObjectStoreError", "ObjectVersion", "RetentionShortening", "VersionReport",
+    "get_store", "store_for_url",
 ]
 
 
