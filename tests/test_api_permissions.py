@@ -47,6 +47,8 @@ ENDPOINTS = [
     Endpoint("GET", "/api/v1/audit/entries", Perm.AUDIT_VIEW),
     Endpoint("GET", "/api/v1/audit/entries/{entry_id}", Perm.AUDIT_VIEW,
              params=lambda user: {"entry_id": _any_entry_id()}),
+    Endpoint("GET", "/api/v1/audit/entries/{entry_id}/receipt", Perm.AUDIT_VIEW,
+             params=lambda user: {"entry_id": _any_entry_id()}),
     Endpoint("GET", "/api/v1/audit/export?reason_code=COMPLIANCE_REVIEW", Perm.AUDIT_EXPORT,
              audit=("EXPORT_REQUESTED",)),
     Endpoint("GET", "/api/v1/audit/state", Perm.AUDIT_VERIFY),

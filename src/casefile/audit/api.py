@@ -7,6 +7,7 @@ from casefile.accounts.access import require
 from casefile.accounts.permissions import Perm
 from casefile.audit import selectors, services
 from casefile.audit.ledger import entry_document
+from casefile.audit.receipts import receipt_for
 from casefile.audit.selectors import AuditFilter
 from casefile.audit.signing import public_pem, signing_key
 from casefile.core.pagination import MAX_CURSOR_LENGTH, keyset_page
@@ -65,6 +66,22 @@ def entries_list(request: HttpRequest, filters: Query[AuditFilter], cursor: Curs
 def entries_get(request: HttpRequest, entry_id: AuditId):
     require(request, Perm.AUDIT_VIEW)
     return entry_document(selectors.audit_entry_get(entry_id))
+
+
+class ReceiptOut(Schema):
+    entry: AuditEntryOut
+    leaf_index: int
+    tree_size: int
+    inclusion_proof: list[str]
+    checkpoint: str
+
+
+@router.get("/entries/{entry_id}/receipt", response=ReceiptOut,
+            summary="A receipt for one entry: inclusion proof and signed checkpoint, checkable "
+                    "offline with `casefile audit verify-receipt`")
+def entries_receipt(request: HttpRequest, entry_id: AuditId):
+    require(request, Perm.AUDIT_VIEW)
+    return receipt_for(selectors.audit_entry_get(entry_id))
 
 
 @router.get("/export", summary="Export entries as NDJSON (audited as EXPORT_REQUESTED)",

@@ -112,7 +112,7 @@ def _ship_one(store: ObjectStore, max_entries: int) -> AuditSegment | None:
         _put_or_adopt(store, ckp_key, ckp_body, retain_until, must_match=False)
         for signed in AuditCheckpoint.objects.filter(
                 seq__gte=first, seq__lte=tail.seq, note__isnull=False).order_by("seq"):
-            _put_or_adopt(store, note_key(signed.seq), signed.note.encode(), retain_until,
+            _put_or_adopt(store, note_key(signed.seq), (signed.note or "").encode(), retain_until,
                           must_match=False, content_type="text/plain; charset=utf-8")
         return AuditSegment.objects.create(
             first_seq=first,
