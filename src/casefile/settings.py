@@ -191,6 +191,9 @@ AUDIT_TRUSTED_PUBLIC_KEYS = os.environ.get("AUDIT_TRUSTED_PUBLIC_KEYS", "")
 # How often the worker ships new entries (seconds): the write-once copy trails the database by
 # about this much, which is the window in which unshipped entries could be changed unseen.
 AUDIT_SHIP_SECONDS = _env_int("AUDIT_SHIP_SECONDS", 5)
+# How often the shipped head is signed again even when nothing changed, so a write-once copy
+# that stopped early is visibly stale (verify reports a heartbeat older than three of these).
+AUDIT_CHECKPOINT_SECONDS = _env_int("AUDIT_CHECKPOINT_SECONDS", 60)
 # Independent places every checkpoint is also written to (comma-separated): object stores in
 # another account (file://…, s3://…) or HTTP witnesses that check consistency and countersign.
 AUDIT_WITNESS_URLS = os.environ.get("AUDIT_WITNESS_URLS", "")

@@ -110,6 +110,9 @@ class AuditSegment(models.Model):
     size = models.BigIntegerField()
     retain_until = models.DateTimeField()
     shipped_at = models.DateTimeField()
+    # The store's version of the object as shipped: verify reads that version, so a newer
+    # version put over the key (S3 allows it under Object Lock) changes nothing it reads.
+    version_id = models.CharField(max_length=1024, null=True, blank=True)
 
     class Meta:
         db_table = "audit_segment"

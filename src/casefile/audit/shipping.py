@@ -20,15 +20,25 @@ import orjson
 from django.conf import settings
 from django.db import connection, transaction
 
-from casefile.audit.checkpoints import checkpoint_document, checkpoint_for, document_is_authentic
+from casefile.audit.checkpoints import (
+    checkpoint_document,
+    checkpoint_for,
+    db_tree,
+    document_is_authentic,
+    fill_chunks,
+    sign_note,
+    statement,
+)
 from casefile.audit.ledger import entry_document
 from casefile.audit.models import AuditCheckpoint, AuditEntry, AuditSegment
-from casefile.audit.signing import record_public_key
-from casefile.core.timeutil import now, parse_iso
+from casefile.audit.signing import record_public_key, signing_key
+from casefile.audit.witness import encode_proof, witness_checkpoint, witness_urls
+from casefile.core.timeutil import isoformat, now, parse_iso
 from casefile.storage import ObjectExists, ObjectStore, get_store
 
 SEGMENT_PREFIX = "audit/segments/"
 CHECKPOINT_PREFIX = "audit/checkpoints/"
+HEARTBEAT_PREFIX = "audit/heartbeats/"
 _SHIP_LOCK_KEY = 0x7368_6970  # "ship"
 
 
@@ -110,6 +120,9 @@ def _ship_one(store: ObjectStore, max_entries: int) -> AuditSegment | None:
             option=orjson.OPT_SORT_KEYS,
         )
         _put_or_adopt(store, ckp_key, ckp_body, retain_until, must_match=False)
+        # Witnesses hear of it once it is committed, and a slow one cannot hold the ship lock.
+        doc = checkpoint_document(checkpoint)
+        transaction.on_commit(lambda: witness_signed(doc))
         for signed in AuditCheckpoint.objects.filter(
                 seq__gte=first, seq__lte=tail.seq, note__isnull=False).order_by("seq"):
             _put_or_adopt(store, note_key(signed.seq), (signed.note or "").encode(), retain_until,
@@ -123,6 +136,7 @@ def _ship_one(store: ObjectStore, max_entries: int) -> AuditSegment | None:
             size=info.size,
             retain_until=retain_until,
             shipped_at=now(),
+            version_id=info.version_id,
         )
 
 
@@ -153,3 +167,64 @@ def _adopt_checkpoint(store, key, tail: AuditEntry) -> AuditCheckpoint | None:
         key_id=doc["key_id"], signature=doc["signature"], tree_size=doc.get("tree_size"),
         root_hash=doc.get("root_hash"), note=doc.get("note"),
     )
+
+
+def witness_signed(doc: dict) -> None:
+    """Send a signed checkpoint to the configured witnesses, with the consistency proof from the
+    one they last saw. Failures are logged by the witness module, never raised: shipping goes
+    on, and verify reports a witness that holds nothing or disagrees."""
+    if not witness_urls():
+        return
+    size = int(doc["tree_size"]) if doc.get("tree_size") else None
+    if size is None:
+        return
+    tree = db_tree(size)
+    previous = (AuditCheckpoint.objects.filter(tree_size__lt=size, note__isnull=False)
+                .order_by("-tree_size").first())
+    witness_checkpoint(
+        doc, previous=checkpoint_document(previous) if previous else None,
+        proof=encode_proof(tree.consistency_proof(previous.tree_size))
+        if previous and previous.tree_size else None,
+        proof_from=lambda held: encode_proof(tree.consistency_proof(held)))
+
+
+def heartbeat_key(moment, seq: int) -> str:
+    """One folder a day, so verify finds the newest by listing a day or two, not the years."""
+    return f"{HEARTBEAT_PREFIX}{moment:%Y/%m/%d/%H%M%S}-{seq:012d}.json"
+
+
+def audit_heartbeat(*, store: ObjectStore | None = None) -> str | None:
+    """Sign the shipped head again, now, and store it (and tell the witnesses): on a quiet
+    ledger the store still gains a fresh signed statement every AUDIT_CHECKPOINT_SECONDS, so a
+    copy that stopped — a halted shipper, a hidden tail — shows as stale to verify."""
+    store = store or get_store()
+    record_public_key(store)
+    last = AuditSegment.objects.order_by("-last_seq").first()
+    if last is None:
+        return None
+    tail = AuditEntry.objects.get(seq=last.last_seq)
+    moment, key = now(), signing_key()
+    with transaction.atomic():
+        fill_chunks(tail.seq)
+    root = db_tree(tail.seq).root()
+    doc = {"seq": tail.seq, "hash": tail.hash, "created_at": isoformat(moment),
+           "key_id": key.key_id, "signature": key.sign(statement(tail.seq, tail.hash, moment)),
+           "tree_size": tail.seq, "root_hash": root.hex(), "note": sign_note(tail.seq, root),
+           "heartbeat": True}
+    object_key = heartbeat_key(moment, tail.seq)
+    store.put(object_key, orjson.dumps(doc, option=orjson.OPT_SORT_KEYS),
+              retain_until=moment + timedelta(days=settings.AUDIT_RETENTION_DAYS),
+              content_type="application/json")
+    witness_signed(doc)
+    return object_key
+
+
+def newest_heartbeat(store: ObjectStore, *, days: int = 2) -> dict | None:
+    """The newest heartbeat in the last `days` days' folders, or None."""
+    today = now()
+    for back in range(days):
+        day = today - timedelta(days=back)
+        keys = sorted(store.list(f"{HEARTBEAT_PREFIX}{day:%Y/%m/%d}/"))
+        if keys:
+            return orjson.loads(store.get(keys[-1]))
+    return None

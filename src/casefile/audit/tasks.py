@@ -8,3 +8,8 @@ from casefile.audit import shipping
 @task()
 def audit_ship() -> dict:
     return shipping.audit_ship().as_dict()
+
+
+@task()
+def audit_heartbeat() -> str | None:
+    return shipping.audit_heartbeat()

@@ -16,6 +16,15 @@ The report names the first bad `seq` and the kind of break:
 | inconsistent_checkpoint | a checkpoint's signed tree is not the database's tree at its size, or |
 |          | not an extension of the previous checkpoint's (RFC 9162 consistency proof) |
 | missing_table | a ledger table is gone (seq 1: nothing of the ledger can be vouched for) |
+| worm_missing | the write-once copy ends before what the database, another checkpoint or a |
+|          | witness says was shipped: its tail was hidden or removed |
+| worm_stale | entries older than the shipping window are not in the write-once copy |
+| worm_versions | the store holds a delete marker or a second version over a ledger object |
+
+Besides the first break, the report says how many entries are not shipped yet (`unshipped`),
+the newest signed checkpoint each source holds (`newest`: database, store, heartbeat,
+witnesses), and the state of the database's guards (`guards`: triggers, and on PostgreSQL the
+DDL guard and the session's replication role).
 
 A chain without a secret can be recomputed by whoever can write the table; what they cannot do
 is sign a checkpoint or rewrite a COMPLIANCE-locked object. So verify with `--worm` catches any
@@ -38,21 +47,32 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import orjson
+from django.conf import settings
 from django.db import DatabaseError, connection, transaction
 
 from casefile.audit import merkle
 from casefile.audit.checkpoints import checkpoint_is_authentic, document_is_authentic
 from casefile.audit.ledger import GENESIS_HASH, entry_hash
-from casefile.audit.models import HASHED_FIELDS, AuditCheckpoint, AuditTreeChunk, VerifyRun
+from casefile.audit.models import (
+    HASHED_FIELDS,
+    AuditCheckpoint,
+    AuditEntry,
+    AuditSegment,
+    AuditTreeChunk,
+    VerifyRun,
+)
 from casefile.audit.shipping import (
     CHECKPOINT_PREFIX,
     SEGMENT_PREFIX,
     checkpoint_key,
+    newest_heartbeat,
     parse_segment_key,
 )
+from casefile.audit.triggers import guard_state
+from casefile.audit.witness import read_witnesses
 from casefile.core.errors import ValidationFailed
-from casefile.core.timeutil import now
-from casefile.storage import ObjectStore, ObjectStoreError, get_store
+from casefile.core.timeutil import now, parse_iso
+from casefile.storage import ObjectNotFound, ObjectStore, ObjectStoreError, get_store
 
 LOOKAHEAD = 1000  # entries read past a break to tell a reorder or renumbering from a change
 MAX_SHIFT = 64  # how far a renumbered entry is searched for
@@ -84,6 +104,9 @@ class VerifyReport:
     elapsed_s: float = 0.0
     entries_per_s: float = 0.0
     first_bad: Break | None = None
+    unshipped: int | None = None
+    newest: dict[str, int | None] = field(default_factory=dict)
+    guards: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
@@ -144,9 +167,11 @@ def _verify(report: VerifyReport, breaks: list[Break], worm: bool,
             checkpoints[cp.seq] = cp
     report.checkpoints = len(checkpoints)
 
+    store = store or get_store()
     shipped: WormReader | None = None
     if worm:
-        shipped = WormReader(store or get_store())
+        shipped = WormReader(store, dict(AuditSegment.objects.values_list("object_key",
+                                                                          "version_id")))
         report.segments = shipped.segment_count
 
     tree = RunningTree(_stored_chunks())
@@ -167,11 +192,102 @@ def _verify(report: VerifyReport, breaks: list[Break], worm: bool,
         breaks.append(Break((last_seq or 0) + 1, "truncated",
                             f"checkpoint #{max(checkpoints)} was signed but the database ends "
                             f"at #{last_seq or 0}"))
+    if walked_to_end:
+        _tail_checks(report, breaks, checkpoints, shipped, store, last_seq or 0)
+    report.guards = _guards()
     if walked_to_end and tree.stale_chunks:
         report.notes.append(
             f"stored tree chunks {tree.stale_chunks[:5]} differ from the entries: receipts "
             "built on them will not verify (the chunk table is a cache; verify ignores it)")
     report.last_seq, report.last_hash = last_seq, last_hash
+
+
+def _tail_checks(report: VerifyReport, breaks: list[Break],
+                 checkpoints: dict[int, AuditCheckpoint], shipped: WormReader | None,
+                 store: ObjectStore, last_seq: int) -> None:
+    """Whether the ledger, or its write-once copy, ends before what others saw signed."""
+    newest: dict[str, int | None] = {"database": max(checkpoints, default=None)}
+    if shipped is not None:
+        newest["store"] = _newest_in_store(store)
+        beat = _authentic_or_none(_quietly(lambda: newest_heartbeat(store)))
+        newest["heartbeat"] = beat["seq"] if beat else None
+        if beat is None or _age_s(beat["created_at"]) > 3 * settings.AUDIT_CHECKPOINT_SECONDS:
+            report.notes.append("no heartbeat in the store for over three AUDIT_CHECKPOINT_SECONDS"
+                                ": is the worker shipping?")
+    for read in _quietly(read_witnesses) or []:
+        doc = _authentic_or_none(read.checkpoint)
+        newest[f"witness {read.url}"] = doc["seq"] if doc else None
+        if read.error:
+            report.notes.append(f"witness {read.url} could not be read: {read.error}")
+    report.newest = newest
+    held = [(seq, source) for source, seq in newest.items() if seq]
+    if held and max(held)[0] > last_seq:
+        seq, source = max(held)
+        breaks.append(Break(last_seq + 1, "truncated",
+                            f"the {source} holds a checkpoint over #{seq} but the database ends "
+                            f"at #{last_seq}"))
+    if shipped is None:
+        return
+    in_store = shipped.last_seq if shipped.error is None else shipped.error.seq - 1
+    claimed = [(seq, source) for source, seq in newest.items()
+               if seq and source != "database"]
+    recorded = AuditSegment.objects.order_by("-last_seq").values_list("last_seq", flat=True)
+    if (db_shipped := recorded.first()) is not None:
+        claimed.append((db_shipped, "database's record of shipped segments"))
+    if claimed and max(claimed)[0] > in_store:
+        seq, source = max(claimed)
+        breaks.append(Break(in_store + 1, "worm_missing",
+                            f"the write-once copy ends at #{in_store} but the {source} says "
+                            f"#{seq} was shipped"))
+    report.unshipped = max(last_seq - in_store, 0)
+    if report.unshipped:
+        first = AuditEntry.objects.filter(seq=in_store + 1).values_list("created_at",
+                                                                      flat=True).first()
+        grace = max(60, 12 * settings.AUDIT_SHIP_SECONDS)
+        if first is not None and (now() - first).total_seconds() > grace:
+            breaks.append(Break(in_store + 1, "worm_stale",
+                                f"{report.unshipped} entries from #{in_store + 1} on are older "
+                                f"than {grace} s and not in the write-once copy"))
+    versions = _quietly(lambda: store.list_versions("audit/"))
+    if versions is not None and not versions.ok:
+        touched = sorted(set(versions.delete_marked) | set(versions.multiple_versions))
+        seqs = [parse_segment_key(k)[0] for k in touched if k.startswith(SEGMENT_PREFIX)]
+        breaks.append(Break(min(seqs, default=1), "worm_versions",
+                            f"objects written over or hidden in the store: {touched[:5]}"))
+
+
+def _newest_in_store(store: ObjectStore) -> int | None:
+    keys = sorted(k for k in _quietly(lambda: list(store.list(CHECKPOINT_PREFIX))) or []
+                  if k.endswith(".json"))
+    for key in reversed(keys):
+        doc = _authentic_or_none(_quietly(lambda k=key: orjson.loads(store.get(k))))
+        if doc:
+            return doc["seq"]
+    return None
+
+
+def _authentic_or_none(doc: Any) -> dict[str, Any] | None:
+    return doc if isinstance(doc, dict) and document_is_authentic(doc) else None
+
+
+def _quietly(read):
+    """A read of the store or a witness for the tail checks: what cannot be read counts as
+    holding nothing (the segment walk reports an unreadable store)."""
+    try:
+        return read()
+    except (ObjectStoreError, ValueError, OSError):
+        return None
+
+
+def _age_s(created_at: str) -> float:
+    return (now() - parse_iso(created_at)).total_seconds()
+
+
+def _guards() -> dict[str, Any]:
+    try:
+        return guard_state(connection)
+    except DatabaseError as exc:
+        return {"error": str(exc)}
 
 
 def _stored_chunks() -> dict[int, str]:
@@ -239,7 +355,10 @@ def _walk(report, rows, checkpoints, shipped, breaks, tree: RunningTree,
             return expected - 1 or None, prev_hash, False
         if shipped is not None and shipped.error is None and seq <= shipped.last_seq:
             copy = shipped.entry(seq)
-            if copy is None or copy != {**doc, "hash": stored}:
+            if copy is None and shipped.error is not None:  # the copy itself is broken here
+                breaks.append(shipped.error)
+                shipped = None
+            elif copy is None or copy != {**doc, "hash": stored}:
                 breaks.append(Break(seq, "worm_mismatch",
                                     f"entry #{seq} differs from its shipped copy"
                                     if copy else f"entry #{seq} is not in the shipped segments"))
@@ -381,9 +500,13 @@ class WormReader:
     not the segment's first (only a segment rewritten consistently all through, whose copy
     agrees with the database, is named by its first entry: the change is somewhere in it)."""
 
-    def __init__(self, store: ObjectStore):
+    def __init__(self, store: ObjectStore, recorded: dict[str, str | None] | None = None):
+        """`recorded`: the segments the database says were shipped, with the version each was
+        shipped as. Those are read by that version, and read even if a delete marker now hides
+        them from the listing (the versions check reports the marker)."""
         self.store = store
-        self.keys = sorted(store.list(SEGMENT_PREFIX))
+        self.recorded = recorded or {}
+        self.keys = sorted(set(store.list(SEGMENT_PREFIX)) | set(self.recorded))
         self.segment_count = len(self.keys)
         self.last_seq = parse_segment_key(self.keys[-1])[1] if self.keys else 0
         self.error: Break | None = None
@@ -400,8 +523,13 @@ class WormReader:
                                    f"shipped segments skip from #{expected - 1} to #{first}")
                 return
             try:
-                lines = [orjson.loads(line) for line in self.store.get(key).splitlines()]
+                body = self._body(key)
+                lines = [orjson.loads(line) for line in body.splitlines()]
                 checkpoint = orjson.loads(self.store.get(checkpoint_key(last)))
+            except ObjectNotFound:
+                self.error = Break(first, "worm_missing",
+                                   f"segment {key}, shipped, is gone from the store")
+                return
             except (ObjectStoreError, orjson.JSONDecodeError) as exc:
                 self.error = Break(first, "worm_mismatch", f"segment {key} unreadable: {exc}")
                 return
@@ -420,6 +548,18 @@ class WormReader:
                     + ("" if altered is None else f": its entry #{altered} was altered")))
             yield from lines
             expected, prev_hash = last + 1, str(lines[-1].get("hash"))
+
+    def _body(self, key: str) -> bytes:
+        """The segment as shipped: its recorded version; if that version is gone (a `file://`
+        object rewritten in place has a new one), what is there now, which the comparison with
+        the database and the signed checkpoint then judges entry by entry."""
+        version = self.recorded.get(key)
+        if version:
+            try:
+                return self.store.get(key, version_id=version)
+            except ObjectNotFound:
+                pass
+        return self.store.get(key)
 
     def entry(self, seq: int) -> dict[str, Any] | None:
         doc = self._pending or next(self._entries, None)

@@ -21,7 +21,7 @@ from django_tasks.base import Task, TaskResultStatus
 from django_tasks.signals import task_finished
 
 from casefile.accounts.tasks import known_sign_in_sources_prune
-from casefile.audit.tasks import audit_ship
+from casefile.audit.tasks import audit_heartbeat, audit_ship
 from casefile.cases.tasks import cases_sla_sweep
 from casefile.core.models import PeriodicJob
 from casefile.core.tasks import login_failures_prune, sessions_prune, task_results_prune
@@ -60,6 +60,7 @@ PERIODIC: list[Periodic] = [
     # The write-once copy of the ledger trails the database by AUDIT_SHIP_SECONDS (5); a run
     # with nothing new to ship writes nothing.
     Periodic(audit_ship, settings.AUDIT_SHIP_SECONDS),
+    Periodic(audit_heartbeat, settings.AUDIT_CHECKPOINT_SECONDS),
     Periodic(events_purge, 3600),
     Periodic(task_results_prune, 3600),
     Periodic(login_failures_prune, 900),

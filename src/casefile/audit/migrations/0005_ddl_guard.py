@@ -9,7 +9,11 @@ import logging
 
 from django.db import migrations
 
-from casefile.audit.triggers import ddl_guard_install_sql, ddl_guard_uninstall_sql
+from casefile.audit.triggers import (
+    ddl_guard_install_sql,
+    ddl_guard_switch_sql,
+    ddl_guard_uninstall_sql,
+)
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +31,9 @@ def install(apps, schema_editor):
         return
     for statement in ddl_guard_install_sql():
         schema_editor.execute(statement, params=None)
+    # Off until this `migrate` ends (post_migrate switches it on, casefile.audit.apps), so the
+    # migrations after this one may still alter the ledger's tables.
+    schema_editor.execute(ddl_guard_switch_sql(enable=False), params=None)
 
 
 def uninstall(apps, schema_editor):
