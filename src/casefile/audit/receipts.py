@@ -18,6 +18,7 @@ signed root, and the note's signature is checked with the given public keys.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Iterable
 from typing import Any
 
@@ -25,7 +26,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from django.db import transaction
 
 from casefile.audit import merkle, notes
-from casefile.audit.checkpoints import checkpoint_for, db_tree
+from casefile.audit.checkpoints import DbTree, checkpoint_for, db_tree
 from casefile.audit.ledger import entry_document, entry_hash
 from casefile.audit.models import AuditCheckpoint, AuditEntry
 
@@ -40,7 +41,7 @@ def receipt_for(entry: AuditEntry) -> dict[str, Any]:
             checkpoint = (AuditCheckpoint.objects.filter(seq=head.seq).first()
                           or checkpoint_for(head))
     size = checkpoint.tree_size or checkpoint.seq
-    proof = db_tree(size).inclusion_proof(entry.seq - 1)
+    proof = _tree(size, checkpoint.root_hash).inclusion_proof(entry.seq - 1)
     return {
         "entry": entry_document(entry),
         "leaf_index": entry.seq - 1,
@@ -48,6 +49,28 @@ def receipt_for(entry: AuditEntry) -> dict[str, Any]:
         "inclusion_proof": [p.hex() for p in proof],
         "checkpoint": checkpoint.note,
     }
+
+
+_TREES: OrderedDict[tuple[int, str], DbTree] = OrderedDict()
+_KEEP = 4
+
+
+def _tree(size: int, root_hex: str | None) -> DbTree:
+    """The tree the receipt's checkpoint signed, kept for the next receipts of the same
+    checkpoint: its chunk roots and inner nodes are read and hashed once, not per receipt.
+    Keyed by the signed root, so a kept tree is only ever used for the very tree it is (and a
+    tree whose root is not the signed one is never kept)."""
+    key = (size, root_hex or "")
+    tree = _TREES.get(key)
+    if tree is None:
+        tree = db_tree(size)
+        if root_hex is None or tree.root().hex() != root_hex:
+            return tree  # the receipt will not verify; nothing worth keeping
+        _TREES[key] = tree
+        while len(_TREES) > _KEEP:
+            _TREES.popitem(last=False)
+    _TREES.move_to_end(key)
+    return tree
 
 
 class ReceiptInvalid(ValueError):
