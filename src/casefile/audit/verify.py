@@ -207,19 +207,35 @@ def _tail_checks(report: VerifyReport, breaks: list[Break],
                  store: ObjectStore, last_seq: int) -> None:
     """Whether the ledger, or its write-once copy, ends before what others saw signed."""
     newest: dict[str, int | None] = {"database": max(checkpoints, default=None)}
+    signed_elsewhere: dict[str, dict[str, Any]] = {}
     if shipped is not None:
-        newest["store"] = _newest_in_store(store)
+        in_store_doc = _newest_in_store(store)
+        newest["store"] = in_store_doc["seq"] if in_store_doc else None
         beat = _authentic_or_none(_quietly(lambda: newest_heartbeat(store)))
         newest["heartbeat"] = beat["seq"] if beat else None
+        signed_elsewhere |= {k: d for k, d in (("store", in_store_doc), ("heartbeat", beat)) if d}
         if beat is None or _age_s(beat["created_at"]) > 3 * settings.AUDIT_CHECKPOINT_SECONDS:
             report.notes.append("no heartbeat in the store for over three AUDIT_CHECKPOINT_SECONDS"
                                 ": is the worker shipping?")
     for read in _quietly(read_witnesses) or []:
         doc = _authentic_or_none(read.checkpoint)
         newest[f"witness {read.url}"] = doc["seq"] if doc else None
+        if doc:
+            signed_elsewhere[f"witness {read.url}"] = doc
         if read.error:
             report.notes.append(f"witness {read.url} could not be read: {read.error}")
     report.newest = newest
+    # A history rewritten with every hash recomputed (and the database's checkpoints deleted)
+    # still differs, at the seq they signed, from what the store and the witnesses hold.
+    for source, doc in signed_elsewhere.items():
+        seq = int(doc["seq"])
+        if seq <= last_seq:
+            here = AuditEntry.objects.filter(seq=seq).values_list("hash", flat=True).first()
+            if here != doc["hash"]:
+                breaks.append(Break(seq, "modified",
+                                    f"entries up to #{seq} were rewritten: the {source} holds a "
+                                    f"checkpoint over #{seq} with hash {doc['hash'][:12]}…, the "
+                                    f"ledger has {str(here)[:12]}…"))
     held = [(seq, source) for source, seq in newest.items() if seq]
     if held and max(held)[0] > last_seq:
         seq, source = max(held)
@@ -256,13 +272,13 @@ def _tail_checks(report: VerifyReport, breaks: list[Break],
                             f"objects written over or hidden in the store: {touched[:5]}"))
 
 
-def _newest_in_store(store: ObjectStore) -> int | None:
+def _newest_in_store(store: ObjectStore) -> dict[str, Any] | None:
     keys = sorted(k for k in _quietly(lambda: list(store.list(CHECKPOINT_PREFIX))) or []
                   if k.endswith(".json"))
     for key in reversed(keys):
         doc = _authentic_or_none(_quietly(lambda k=key: orjson.loads(store.get(k))))
         if doc:
-            return doc["seq"]
+            return doc
     return None
 
 
