@@ -214,9 +214,12 @@ def _tail_checks(report: VerifyReport, breaks: list[Break],
         beat = _authentic_or_none(_quietly(lambda: newest_heartbeat(store)))
         newest["heartbeat"] = beat["seq"] if beat else None
         signed_elsewhere |= {k: d for k, d in (("store", in_store_doc), ("heartbeat", beat)) if d}
-        if beat is None or _age_s(beat["created_at"]) > 3 * settings.AUDIT_CHECKPOINT_SECONDS:
-            report.notes.append("no heartbeat in the store for over three AUDIT_CHECKPOINT_SECONDS"
-                                ": is the worker shipping?")
+        if beat is None:
+            report.notes.append("no heartbeat in the store yet: the worker signs the shipped "
+                                "head every AUDIT_CHECKPOINT_SECONDS; is it running?")
+        elif _age_s(beat["created_at"]) > 3 * settings.AUDIT_CHECKPOINT_SECONDS:
+            report.notes.append(f"the newest heartbeat is from {beat['created_at']}, over three "
+                                "AUDIT_CHECKPOINT_SECONDS ago: is the worker shipping?")
     for read in _quietly(read_witnesses) or []:
         doc = _authentic_or_none(read.checkpoint)
         newest[f"witness {read.url}"] = doc["seq"] if doc else None
