@@ -77,10 +77,8 @@ def record(
     if _previewing.get():
         raise _Previewed(Preview(action, kind.risk.value, resource, details, meta))
 
-    seq, prev_hash = _lock_chain_head()
     fields: dict[str, Any] = {
         "id": new_id("aud"),
-        "seq": seq,
         "created_at": now(),
         **actor.snapshot(),
         "ip_address": actor.ip_address,
@@ -94,10 +92,59 @@ def record(
         "ticket_ref": ticket_ref or None,
         "details": details,
         "metadata": meta,
-        "prev_hash": prev_hash,
     }
+    if connection.vendor == "postgresql":
+        return _append_postgresql(fields)
+    seq, prev_hash = _lock_chain_head()  # SQLite: the write lock is already held since BEGIN
+    fields |= {"seq": seq, "prev_hash": prev_hash}
     fields["hash"] = entry_hash(document(fields))
     return AuditEntry.objects.create(**fields)
+
+
+def _append_postgresql(fields: dict[str, Any]) -> AuditEntry:
+    """Everything but the chain head is prepared before the lock: the function takes the lock,
+    reads the head, hashes and inserts in one round trip, so the lock is held for that and the
+    commit only — not while Python works (migration 0007)."""
+    before_prev, before_seq, after_seq = hash_parts(fields)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT seq, prev_hash, hash FROM casefile_audit_append(%s, %s, %s, %s, %s, %s, %s, "
+            "%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb, %s::jsonb)",
+            [_CHAIN_LOCK_KEY, before_prev, before_seq, after_seq, fields["id"],
+             fields["created_at"], fields["actor_user_id"], fields["actor_email"],
+             fields["actor_role"], fields["ip_address"], fields["user_agent"], fields["action"],
+             fields["risk"], fields["resource"], fields["target_tenant_id"],
+             fields["target_user_id"], fields["reason_code"], fields["ticket_ref"],
+             orjson.dumps(fields["details"]).decode(), orjson.dumps(fields["metadata"]).decode()])
+        seq, prev_hash, hash_ = cursor.fetchone()
+    entry = AuditEntry(**fields, seq=seq, prev_hash=prev_hash, hash=hash_)
+    entry._state.adding, entry._state.db = False, connection.alias
+    return entry
+
+
+def hash_parts(fields: dict[str, Any]) -> tuple[bytes, bytes, bytes]:
+    """The entry's RFC 8785 form in three pieces around `prev_hash` and `seq`, which only the
+    chain head decides: the full form is `before_prev + prev_hash + before_seq + str(seq) +
+    after_seq`. RFC 8785 writes an object's members one after another in key order, each value
+    on its own, so the pieces join into exactly the bytes `entry_hash` hashes (tested)."""
+    doc = document({**fields, "seq": 0, "prev_hash": ""})
+    try:
+        members = {key: b'"' + key.encode() + b'":' + canonical_json_fast(value, float_free=True)
+                   for key, value in doc.items() if key not in ("seq", "prev_hash")}
+    except Exception as exc:  # noqa: BLE001 - as entry_hash: e.g. an integer beyond JSON's range
+        raise ValidationFailed(f"not canonicalisable as RFC 8785 JSON: {exc}") from exc
+    keys = sorted(doc)  # ASCII names: code-point order is RFC 8785's UTF-16 order
+
+    def joined(names: list[str]) -> bytes:
+        return b",".join(members[name] for name in names)
+
+    at_prev, at_seq = keys.index("prev_hash"), keys.index("seq")
+    before = joined(keys[:at_prev])
+    between = joined(keys[at_prev + 1:at_seq])
+    after = joined(keys[at_seq + 1:])
+    return (b"{" + before + (b"," if before else b"") + b'"prev_hash":"',
+            b'",' + between + (b"," if between else b"") + b'"seq":',
+            (b"," + after if after else b"") + b"}")
 
 
 @dataclass(frozen=True)
