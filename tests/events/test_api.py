@@ -224,3 +224,13 @@ def test_event_detail_lists_its_cases(api_as, staff_factory):
     body = api_as(Role.VIEWER).call("GET", f"/api/v1/events/{event.id}").json()
     assert body["cases"] == [{"id": case.id, "title": "account takeover", "status": "new",
                               "kind": "fraud"}]
+
+
+@pytest.mark.parametrize("body", [{"resourceLogs": []},
+                                  {"resourceLogs": [{"scopeLogs": [{"logRecords": []}]}]}])
+def test_an_empty_otlp_export_is_a_success(api_as, body):
+    """OTLP exporters send empty batches, and the spec wants them answered as a success."""
+    response = api_as(Role.INGEST).call("POST", "/api/v1/otlp/v1/logs", body)
+    assert response.status_code == 200, response.content
+    assert response.json() == {"partialSuccess": {}}
+

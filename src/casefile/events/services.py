@@ -61,7 +61,7 @@ def events_ingest(
     actor.require(Perm.EVENTS_INGEST)
     if fmt not in parsing.FORMATS:
         raise ValidationFailed(f"unknown format {fmt!r}", details={"formats": parsing.FORMATS})
-    records, has_content = _records(data, fmt)
+    records, has_content, fmt = _records(data, fmt)
     result = IngestResult()
     received_at = now()
     batch: list[EventRow] = []
@@ -81,9 +81,12 @@ def events_ingest(
     _flush(batch, result)
     if progress:
         progress(lines)
-    if has_content and not (result.accepted or result.duplicates or result.rejected):
+    if has_content and fmt != "otlp" and not (
+            result.accepted or result.duplicates or result.rejected):
         # Every byte is accounted for: a body with content but no event in it was most likely
-        # sent in another format than the one it was read as.
+        # sent in another format than the one it was read as. (An OTLP export is checked for
+        # its structure as a whole, and one that holds no record is a valid empty batch:
+        # exporters send them, and the OTLP spec wants them answered as a success.)
         raise UnusableInput(f"no event found in the input (read as {fmt}; set the Content-Type "
                             "or format to json, ndjson, csv or otlp)")
     return result
@@ -100,26 +103,27 @@ def _flush(batch: list[EventRow], result: IngestResult) -> None:
 BOM = b"\xef\xbb\xbf"
 
 
-def _records(data: bytes | IO[bytes], fmt: str) -> tuple[Iterator[parsing.Parsed], bool]:
+def _records(data: bytes | IO[bytes], fmt: str) -> tuple[Iterator[parsing.Parsed], bool, str]:
     """Bytes (HTTP) or a buffered binary stream (CLI: files, stdin), read line by line where
     the format allows, so a large NDJSON or CSV file is never all in memory. Also tells whether
     there is anything but blanks to read. A UTF-8 byte-order mark (as spreadsheet programs
-    write) is not part of the first line."""
+    write) is not part of the first line. Returns the records, whether there is content, and
+    the format they are read as (`auto` resolved)."""
     if isinstance(data, bytes | bytearray):
         payload = bytes(data).removeprefix(BOM)
-        return _parse(fmt, payload[:65536], lambda: payload,
-                      lambda: iter(payload.splitlines(keepends=True))), bool(payload.strip())
+        fmt = parsing.detect_format(payload[:65536]) if fmt == "auto" else fmt
+        return _parse(fmt, lambda: payload, lambda: iter(payload.splitlines(keepends=True))), \
+            bool(payload.strip()), fmt
     stream = data
     if stream.peek(3)[:3] == BOM:  # type: ignore[attr-defined]  # BufferedReader
         stream.read(3)
     head = stream.peek(65536)[:65536]  # type: ignore[attr-defined]
-    return _parse(fmt, head, stream.read, lambda: iter(stream)), bool(head.strip())
+    fmt = parsing.detect_format(head) if fmt == "auto" else fmt
+    return _parse(fmt, stream.read, lambda: iter(stream)), bool(head.strip()), fmt
 
 
-def _parse(fmt: str, head: bytes, read_all: Callable[[], bytes],
+def _parse(fmt: str, read_all: Callable[[], bytes],
            lines: Callable[[], Iterator[bytes]]) -> Iterator[parsing.Parsed]:
-    if fmt == "auto":
-        fmt = parsing.detect_format(head)
     if fmt == "json":
         return parsing.parse_json(read_all())
     if fmt == "otlp":
