@@ -1,10 +1,11 @@
 """Writing to the audit ledger: `record(...)`, the one entry point.
 
 `record` runs inside the caller's transaction, so the entry commits or rolls back with the change
-it describes. It takes the chain head's lock (a transaction-scoped advisory lock on PostgreSQL; on
-SQLite every transaction already holds the write lock from BEGIN IMMEDIATE), reads the last
-entry's seq and hash, and appends seq + 1 chained to it: gapless and totally ordered under any
-number of concurrent writers.
+it describes. Under the chain head's lock (on PostgreSQL a transaction-scoped advisory lock taken
+by `casefile_audit_append`, which also reads, hashes and inserts in one round trip; on SQLite the
+write lock every transaction holds from BEGIN IMMEDIATE) it reads the last entry's seq and hash
+and appends seq + 1 chained to it: gapless and totally ordered under any number of concurrent
+writers.
 """
 
 from __future__ import annotations
@@ -95,7 +96,7 @@ def record(
     }
     if connection.vendor == "postgresql":
         return _append_postgresql(fields)
-    seq, prev_hash = _lock_chain_head()  # SQLite: the write lock is already held since BEGIN
+    seq, prev_hash = _lock_chain_head()
     fields |= {"seq": seq, "prev_hash": prev_hash}
     fields["hash"] = entry_hash(document(fields))
     return AuditEntry.objects.create(**fields)
@@ -184,12 +185,10 @@ def preview(change: Callable[[], T]) -> Preview | None:
 
 
 def _lock_chain_head() -> tuple[int, str]:
+    """SQLite: the transaction holds the write lock since BEGIN IMMEDIATE; read the head.
+    (PostgreSQL locks and reads inside `casefile_audit_append`.)"""
     with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            # Lock and read in one round trip (see migration 0003 for why it sees the last commit).
-            cursor.execute("SELECT seq, hash FROM casefile_audit_lock_head(%s)", [_CHAIN_LOCK_KEY])
-        else:
-            cursor.execute("SELECT seq, hash FROM audit_entry ORDER BY seq DESC LIMIT 1")
+        cursor.execute("SELECT seq, hash FROM audit_entry ORDER BY seq DESC LIMIT 1")
         row = cursor.fetchone()
     return (1, GENESIS_HASH) if row is None or row[0] is None else (row[0] + 1, row[1])
 

@@ -4,10 +4,14 @@ The caller brings the entry's canonical JSON in three pieces around the two valu
 chain head decides (`prev_hash` and `seq`); the function takes the lock, reads the head with a
 fresh snapshot (see 0003), hashes the joined bytes and inserts the row. Nothing else runs while
 the lock is held, which is what lets concurrent writers commit at the pace of plain inserts
-rather than one Python process at a time.
+rather than one Python process at a time. It replaces 0003's lock-and-read function.
 """
 
+import importlib
+
 from django.db import migrations
+
+_0003 = importlib.import_module("casefile.audit.migrations.0003_chain_head_function")
 
 CREATE = """
 CREATE OR REPLACE FUNCTION casefile_audit_append(
@@ -43,11 +47,13 @@ DROP = ("DROP FUNCTION IF EXISTS casefile_audit_append(bigint, bytea, bytea, byt
 def forwards(apps, schema_editor):
     if schema_editor.connection.vendor == "postgresql":
         schema_editor.execute(CREATE, params=None)
+        schema_editor.execute(_0003.DROP, params=None)
 
 
 def backwards(apps, schema_editor):
     if schema_editor.connection.vendor == "postgresql":
         schema_editor.execute(DROP, params=None)
+        schema_editor.execute(_0003.CREATE, params=None)
 
 
 class Migration(migrations.Migration):
