@@ -98,8 +98,7 @@ def checkpoint_is_authentic(checkpoint: AuditCheckpoint) -> bool:
 
 def trusted_public_keys() -> list[Ed25519PublicKey]:
     """The keys whose notes verify accepts: exactly those `signing.trusted_keys()` trusts."""
-    keys: Any = trusted_keys()
-    return list(keys.values() if isinstance(keys, dict) else keys)
+    return list(trusted_keys().values())
 
 
 # --- The tree in the database ------------------------------------------------------------------
