@@ -45,7 +45,6 @@ QUEUE_TABS = [("mine", "Mine"), ("unassigned", "Unassigned"), ("breaching", "Bre
 # Sort orders a search may ask for: the keyset keys (all one direction, the last unique).
 SEARCH_SORTS = {"newest": (["created_at", "id"], True), "oldest": (["created_at", "id"], False),
                 "urgent": (["priority", "created_at", "id"], False)}
-ACTION_FIELDS = ("user_id", "order_id", "amount_cents", "currency", "days", "due_days", "message")
 
 
 @screen(Perm.CASES_VIEW)
@@ -125,7 +124,7 @@ def case_page(request: HttpRequest, actor: Actor, case_id: str) -> HttpResponse:
         "notes": case.notes.order_by("created_at"),
         "next_statuses": sorted(TRANSITIONS[Status(case.status)]),
         "actions": [a for a in CASE_ACTIONS.values() if has_perm(roles, a.perm)],
-        "action_fields": ACTION_FIELDS, "kinds": Kind.values, "priorities": range(1, 6),
+        "kinds": Kind.values, "priorities": range(1, 6),
         "staff": _workers(), "may_edit": has_perm(roles, Perm.CASES_EDIT),
         "is_open": case.status != Status.CLOSED,
     })
