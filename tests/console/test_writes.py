@@ -24,7 +24,7 @@ from tests.conftest import CLI, make_staff
 from tests.events.helpers import ingest
 
 pytestmark = pytest.mark.django_db
-ROLES = [Role.VIEWER, Role.ANALYST, Role.SUPPORT, Role.OPS, Role.ADMIN]
+ROLES = [Role.VIEWER, Role.ANALYST, Role.SUPPORT, Role.OPS, Role.LEGAL, Role.ADMIN]
 REASON = {"reason_code": "OPERATIONS"}
 
 

@@ -39,6 +39,10 @@ class Perm(StrEnum):
     USER_SUSPEND = "platform.user_suspend"
     IMPERSONATE = "platform.impersonate"
     OUTBOX_MANAGE = "platform.outbox"
+    EVIDENCE_VIEW = "evidence.view"  # a blob's page, metadata and redacted copy
+    EVIDENCE_UPLOAD = "evidence.upload"
+    EVIDENCE_ORIGINAL = "evidence.original"  # audited read of the decrypted original
+    EVIDENCE_SHRED = "evidence.shred"  # destroy the data key (erasure, PII expiry)
 
 
 MATRIX: dict[Perm, frozenset[Role]] = {
@@ -67,6 +71,17 @@ MATRIX: dict[Perm, frozenset[Role]] = {
     Perm.USER_SUSPEND: frozenset({Role.ANALYST, Role.SUPPORT, Role.OPS, Role.ADMIN}),
     Perm.IMPERSONATE: frozenset({Role.ADMIN}),
     Perm.OUTBOX_MANAGE: frozenset({Role.OPS, Role.ADMIN}),
+    # Evidence (DESIGN 9.2). Even redacted, evidence is the most sensitive material Casefile
+    # holds (ID documents with the numbers masked, reported content): it is shown to the staff
+    # who work cases and verifications, not to read-only viewers, who see that a blob exists
+    # (its id on a case) but not its content.
+    Perm.EVIDENCE_VIEW: STAFF - {Role.VIEWER},
+    Perm.EVIDENCE_UPLOAD: frozenset({Role.ANALYST, Role.SUPPORT, Role.OPS, Role.LEGAL,
+                                     Role.ADMIN}),
+    # The unredacted original is for legal (requests, disputes) and admins only; each read
+    # needs a reason code and is audited.
+    Perm.EVIDENCE_ORIGINAL: frozenset({Role.LEGAL, Role.ADMIN}),
+    Perm.EVIDENCE_SHRED: frozenset({Role.LEGAL, Role.ADMIN}),
 }
 
 assert set(MATRIX) == set(Perm), "every permission needs a row in the matrix"

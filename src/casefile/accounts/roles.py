@@ -7,6 +7,9 @@ class Role(models.TextChoices):
     Two roles are for machines, not people: `ingest` (log shippers) may send events and nothing
     else; `platform` (the platform's own machine identity) may upsert its tenants and users
     and nothing else. Their audit entries carry the system reason the registry declares.
+
+    `legal` (DESIGN 9.1) places and releases legal holds and reads evidence originals; it
+    ranks below `admin` and above the operational roles.
     """
 
     INGEST = "ingest", "Ingest (machine)"
@@ -15,6 +18,7 @@ class Role(models.TextChoices):
     ANALYST = "analyst", "Analyst"
     SUPPORT = "support", "Support"
     OPS = "ops", "Operations"
+    LEGAL = "legal", "Legal"
     ADMIN = "admin", "Administrator"
 
 
