@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "casefile.events",
     "casefile.cases",
     "casefile.platform",
+    "casefile.evidence",
 ]
 
 MIDDLEWARE = [
@@ -204,6 +205,21 @@ EVENT_RETENTION_DAYS = _env_int("EVENT_RETENTION_DAYS", 90)
 # --- Cases ----------------------------------------------------------------------------------
 # JSON: {"kind": [hours for priority 1, …, 5]} overriding casefile.cases.policy.DEFAULT_SLA_HOURS
 CASE_SLA_HOURS = json.loads(os.environ.get("CASE_SLA_HOURS", "{}"))
+
+# --- Evidence vault (docs/evidence.md) -------------------------------------------------------
+# The master key that wraps every blob's data key: 32 bytes, base64 (or 64 hex digits). When not
+# given, a key is generated once into EVIDENCE_MASTER_KEY_FILE (0600) and never overwritten:
+# losing that file makes every original unreadable, so back it up or use a KMS in production.
+EVIDENCE_MASTER_KEY = os.environ.get("EVIDENCE_MASTER_KEY") or None
+EVIDENCE_MASTER_KEY_FILE = Path(
+    os.environ.get("EVIDENCE_MASTER_KEY_FILE", VAR_DIR / "evidence_master_key")
+)
+# Write-once retention of originals and redacted copies (crypto-shredding erases before then).
+EVIDENCE_RETENTION_DAYS = _env_int("EVIDENCE_RETENTION_DAYS", 7 * 365 + 2)
+# The largest original accepted (413 above it); below MAX_REQUEST_BYTES, which bounds the body.
+EVIDENCE_MAX_BYTES = _env_int("EVIDENCE_MAX_BYTES", 8 * 1024 * 1024)
+# Images larger than this many pixels are refused rather than decoded (decompression bombs).
+EVIDENCE_MAX_PIXELS = _env_int("EVIDENCE_MAX_PIXELS", 40_000_000)
 
 # --- Background work ------------------------------------------------------------------------
 # django-tasks with its database backend: no broker. At scale, an RQ/Redis backend is a settings

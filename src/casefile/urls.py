@@ -14,6 +14,7 @@ urlpatterns = [
     path("events/", include("casefile.events.urls")),
     path("platform/", include("casefile.platform.urls")),
     path("audit/", include("casefile.audit.urls")),
+    path("evidence/", include("casefile.evidence.urls")),
 ]
 
 handler403 = forbidden

@@ -91,6 +91,15 @@ _ACTIONS = [
                system_reason="ACCOUNT_PROVISIONING"),
     ActionType("API_TOKEN_REVOKED", "An API token was revoked", Risk.LOW, "token",
                system_reason="ACCOUNT_PROVISIONING"),
+    # Evidence vault (DESIGN 9.2): resource "evidence:evb_…", the blob's chain of custody
+    ActionType("EVIDENCE_UPLOADED", "Evidence was stored (encrypted original, redacted copy)",
+               Risk.LOW, "evidence", system_reason="EVIDENCE_INTAKE"),
+    ActionType("EVIDENCE_ORIGINAL_VIEWED", "The unredacted original of evidence was read",
+               Risk.HIGH, "evidence"),
+    ActionType("EVIDENCE_INTEGRITY_FAILED", "Stored evidence did not match what was written",
+               Risk.HIGH, "evidence", system_reason="INTEGRITY_CHECK"),
+    ActionType("EVIDENCE_SHREDDED", "Evidence was crypto-shredded (its data key destroyed)",
+               Risk.HIGH, "evidence", system_reason="PII_EXPIRY"),
     # The ledger itself
     ActionType("AUDIT_ENTRY_VIEWED", "An audit entry was read in full", Risk.LOW, "audit"),
 ]
@@ -116,6 +125,9 @@ SYSTEM_REASONS: dict[str, str] = {
     "SUSPENSION_ENDED": "A time-limited suspension ended",
     "PLATFORM_SYNC": "The platform reported its own state",
     "ACCOUNT_PROVISIONING": REASON_CODES["ACCOUNT_PROVISIONING"],
+    "EVIDENCE_INTAKE": "Evidence arrived through an integration (a vendor webhook)",
+    "INTEGRITY_CHECK": "Casefile found stored data that does not match what it wrote",
+    "PII_EXPIRY": "Personal data reached the end of its retention period",
 }
 assert all(a.system_reason in SYSTEM_REASONS for a in _ACTIONS if a.system_reason), \
     "a system reason must be declared in SYSTEM_REASONS"

@@ -157,6 +157,7 @@ def mount_routers() -> None:
     from casefile.cases.api import router as cases_router
     from casefile.events.api import otlp_router
     from casefile.events.api import router as events_router
+    from casefile.evidence.api import router as evidence_router
     from casefile.platform.api import router as platform_router
 
     api.add_router("", health_router)
@@ -166,6 +167,7 @@ def mount_routers() -> None:
     api.add_router("/otlp", otlp_router)
     api.add_router("/cases", cases_router)
     api.add_router("/platform", platform_router)
+    api.add_router("/evidence", evidence_router)
 
 
 mount_routers()

@@ -32,6 +32,7 @@ NAVIGATION: list[tuple[str, str, Perm]] = [
     ("Events", "events:explorer", Perm.EVENTS_VIEW),
     ("Tenants", "platform:tenants", Perm.PLATFORM_VIEW),
     ("Approvals", "platform:approvals", Perm.PLATFORM_VIEW),
+    ("Evidence", "evidence:list", Perm.EVIDENCE_VIEW),
     ("Audit", "audit:entries", Perm.AUDIT_VIEW),
 ]
 

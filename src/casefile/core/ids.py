@@ -6,6 +6,7 @@ PREFIXES = frozenset({
     "cas", "act", "aud", "cls", "tpl", "dpk", "doc", "dse", "evt", "usr", "ten",  # DESIGN
     "stf", "tok", "ckp",  # staff users, API tokens, ledger checkpoints
     "apr", "imp", "cmd",  # four-eyes approvals, impersonations, outbox commands
+    "evb",  # evidence blobs (DESIGN 2)
 })
 
 
@@ -82,3 +83,7 @@ def new_imp_id() -> str:
 
 def new_cmd_id() -> str:
     return new_id("cmd")
+
+
+def new_evb_id() -> str:
+    return new_id("evb")
