@@ -7,7 +7,7 @@ from casefile.accounts.roles import Role
 from casefile.audit.actor import Actor
 from casefile.audit.models import AuditEntry
 from casefile.core.api import api
-from tests.api_cases import Endpoint
+from tests.api_cases import EVIDENCE_ENDPOINTS, Endpoint
 from tests.conftest import ApiClient, make_staff, token_for
 
 CLI = Actor.system("tests")
@@ -144,6 +144,7 @@ ENDPOINTS = [
     Endpoint("POST", "/api/v1/platform/outbox/{command_id}/retry", Perm.OUTBOX_MANAGE,
              params=lambda u: _dead_command(), body={"reason_code": "OPERATIONS"},
              audit=("OUTBOX_RETRIED",)),
+    *EVIDENCE_ENDPOINTS,
 ]
 
 PLATFORM = Actor.system("platform-sync")
@@ -279,7 +280,7 @@ def test_role_access(endpoint: Endpoint, role: Role):
     path, body = endpoint.request(user)
     client = ApiClient(token_for(user))
     last_seq = AuditEntry.objects.aggregate(last=Max("seq"))["last"] or 0
-    response = client.call(endpoint.method, path, body)
+    response = endpoint.send(client, path, body)
     if response.streaming:
         b"".join(response.streaming_content)  # an export is audited as it starts streaming
     allowed = endpoint.perm is None or role in roles_for(endpoint.perm)
@@ -303,6 +304,6 @@ def test_role_access(endpoint: Endpoint, role: Role):
 def test_no_token_is_401(endpoint: Endpoint):
     path, body = endpoint.request(make_staff(Role.ADMIN))
     for client in (ApiClient(None), ApiClient("cf_not-a-real-token")):
-        response = client.call(endpoint.method, path, body)
+        response = endpoint.send(client, path, body)
         assert response.status_code == 401
         assert response.json()["error"]["code"] == "not_authenticated"
