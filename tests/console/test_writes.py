@@ -22,6 +22,7 @@ from casefile.platform import services as platform
 from tests.cases.helpers import open_case
 from tests.conftest import CLI, make_staff
 from tests.events.helpers import ingest
+from tests.evidence.helpers import upload as upload_evidence
 
 pytestmark = pytest.mark.django_db
 ROLES = [Role.VIEWER, Role.ANALYST, Role.SUPPORT, Role.OPS, Role.LEGAL, Role.ADMIN]
@@ -100,6 +101,15 @@ WRITES: dict[str, Write] = {
                                    lambda w: {"user_id": "usr_alpha", "minutes": "10",
                                               "ticket_ref": "INC-1", **REASON},
                                    Perm.IMPERSONATE, "APPROVAL_REQUESTED"),
+    "evidence upload": Write(lambda w: "/evidence/upload/",
+                             lambda w: {"file": SimpleUploadedFile("n.txt", b"Alice called",
+                                                                   "text/plain"),
+                                        "pii_map": '[{"kind": "name", "locator": [0, 5]}]',
+                                        **REASON}, Perm.EVIDENCE_UPLOAD, "EVIDENCE_UPLOADED"),
+    "evidence original": Write(lambda w: f"/evidence/{w['blob'].id}/", lambda w: REASON,
+                               Perm.EVIDENCE_ORIGINAL, "EVIDENCE_ORIGINAL_VIEWED"),
+    "evidence shred": Write(lambda w: f"/evidence/{w['blob'].id}/shred/", lambda w: REASON,
+                            Perm.EVIDENCE_SHRED, "EVIDENCE_SHREDDED"),
     "approval decide": Write(lambda w: f"/platform/approvals/{w['approval'].id}/",
                              lambda w: {"decision": "reject", **REASON}, Perm.BILLING_CREDIT,
                              "APPROVAL_DECIDED"),
@@ -117,7 +127,10 @@ def world(settings):
     approval = platform.operation_request(
         actor=requester, operation="tenant_credit_add", reason_code="CUSTOMER_REQUEST",
         params={"tenant_id": "ten_acme", "amount_cents": 5000}).approval
-    return {"case": open_case(title="Spam"), "event": Event.objects.get(), "approval": approval}
+    blob = upload_evidence(CLI, data=b"Alice called", pii_map=[{"kind": "name",
+                                                                  "locator": [0, 5]}])
+    return {"case": open_case(title="Spam"), "event": Event.objects.get(), "approval": approval,
+            "blob": blob}
 
 
 @pytest.mark.parametrize("role", ROLES)
