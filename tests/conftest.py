@@ -10,6 +10,7 @@ from django.test import Client
 
 from casefile.accounts import services as accounts
 from casefile.accounts.roles import Role
+from casefile.audit import ledger
 from casefile.audit.actor import Actor
 from casefile.audit.triggers import APPEND_ONLY_TABLES, install_sql, uninstall_sql
 from tests.storage_fixtures import *  # noqa: F401,F403
@@ -59,7 +60,27 @@ def token_for(user) -> str:
     return accounts.api_token_create(actor=CLI, owner=user, name="test")[1]
 
 
-class ApiClient(Client):
+class CommittingClient(Client):
+    """A test client whose requests see, and leave, the ledger as the worker's sequencer would.
+
+    In production the worker chains committed audit entries every AUDIT_SEQUENCE_MS; a test
+    runs no worker, so the sequencer (`ledger.chain_pending`) runs here: before a request, for
+    what the test set up (long since chained, in production), and after it, for what the
+    request recorded."""
+
+    def request(self, **request):
+        ledger.chain_pending()
+        response = super().request(**request)
+        ledger.chain_pending()
+        return response
+
+
+@pytest.fixture
+def client() -> CommittingClient:
+    return CommittingClient()
+
+
+class ApiClient(CommittingClient):
     """A test client that speaks JSON and carries a bearer token."""
 
     def __init__(self, token: str | None = None):

@@ -4,6 +4,7 @@ from django.db.models import Max
 from casefile.accounts import services
 from casefile.accounts.permissions import Perm, roles_for
 from casefile.accounts.roles import Role
+from casefile.audit import ledger
 from casefile.audit.actor import Actor
 from casefile.audit.models import AuditEntry
 from casefile.core.api import api
@@ -279,6 +280,7 @@ def test_role_access(endpoint: Endpoint, role: Role):
     user = make_staff(role)
     path, body = endpoint.request(user)
     client = ApiClient(token_for(user))
+    ledger.chain_pending()  # the set-up has committed, as it would have before a request
     last_seq = AuditEntry.objects.aggregate(last=Max("seq"))["last"] or 0
     response = endpoint.send(client, path, body)
     if response.streaming:

@@ -8,9 +8,9 @@ import urllib.request
 
 import pytest
 from django.core.management import CommandError, call_command
-from django.test import Client
 
 from casefile.accounts.models import StaffUser
+from tests.conftest import CommittingClient as Client
 
 
 @pytest.mark.django_db

@@ -189,6 +189,9 @@ AUDIT_SIGNING_KEY_FILE = Path(
 # The public keys (PEM, one after another) verify trusts; when empty, the first key recorded in
 # the write-once store (see audit/signing.py). Production requires them (core/checks.py).
 AUDIT_TRUSTED_PUBLIC_KEYS = os.environ.get("AUDIT_TRUSTED_PUBLIC_KEYS", "")
+# How often the worker's sequencer chains newly committed entries (milliseconds): an entry waits
+# about this long for its seq and hash (docs/audit-ledger.md, "Order under concurrency").
+AUDIT_SEQUENCE_MS = _env_int("AUDIT_SEQUENCE_MS", 200)
 # How often the worker ships new entries (seconds): the write-once copy trails the database by
 # about this much, which is the window in which unshipped entries could be changed unseen.
 AUDIT_SHIP_SECONDS = _env_int("AUDIT_SHIP_SECONDS", 5)

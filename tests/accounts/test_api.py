@@ -5,6 +5,7 @@ import pytest
 
 from casefile.accounts.models import ApiToken, StaffUser
 from casefile.accounts.roles import Role
+from casefile.audit import ledger
 from casefile.audit.models import AuditEntry
 from tests.conftest import ApiClient, make_staff, token_for
 
@@ -17,6 +18,7 @@ def new_entries(since: int) -> list[AuditEntry]:
 
 
 def head() -> int:
+    ledger.chain_pending()  # what the test set up has committed, as in production
     return AuditEntry.objects.order_by("-seq").values_list("seq", flat=True).first() or 0
 
 

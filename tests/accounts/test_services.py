@@ -116,7 +116,7 @@ def test_a_person_names_the_reason_for_each_token_change():
                                          reason_code="SECURITY_INCIDENT")
     services.api_token_revoke(actor=Actor.staff(user), token=token, reason_code="INVESTIGATION")
     assert [(e.action, e.reason_code) for e in AuditEntry.objects.filter(
-        action__startswith="API_TOKEN").order_by("seq")] == [
+        action__startswith="API_TOKEN").order_by("created_at")] == [
         ("API_TOKEN_CREATED", "SECURITY_INCIDENT"), ("API_TOKEN_REVOKED", "INVESTIGATION")]
 
 
@@ -152,7 +152,7 @@ def test_the_operators_cli_records_the_registrys_reason():
     user = make_staff(Role.ANALYST)
     token, _ = services.api_token_create(actor=CLI, owner=user, name="ci")
     services.api_token_revoke(actor=CLI, token=token)
-    entries = AuditEntry.objects.filter(action__startswith="API_TOKEN").order_by("seq")
+    entries = AuditEntry.objects.filter(action__startswith="API_TOKEN").order_by("created_at")
     assert [(e.actor_role, e.reason_code) for e in entries] == [
         ("system", "ACCOUNT_PROVISIONING"), ("system", "ACCOUNT_PROVISIONING")]
 

@@ -5,12 +5,13 @@ from datetime import timedelta
 
 import pytest
 from django.contrib.auth import authenticate
-from django.test import Client, RequestFactory
+from django.test import RequestFactory
 
 from casefile.accounts import services
 from casefile.accounts.models import KnownSignInSource, LoginFailure
 from casefile.accounts.roles import Role
 from casefile.core.timeutil import now
+from tests.conftest import CommittingClient as Client
 from tests.conftest import make_staff
 
 pytestmark = pytest.mark.django_db

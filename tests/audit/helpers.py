@@ -20,6 +20,8 @@ ACTOR = person()
 
 
 def record_entries(count: int, *, actor: Actor = ACTOR):
+    """`count` entries, chained (in a test the transaction never commits, so the sequencer
+    that runs on commit in production is called here)."""
     entries = []
     for i in range(count):
         with transaction.atomic():
@@ -28,4 +30,7 @@ def record_entries(count: int, *, actor: Actor = ACTOR):
                 reason_code="CUSTOMER_REQUEST", target_tenant_id=f"ten_{i % 7}",
                 before={"limits": {"seats": i}}, after={"limits": {"seats": i + 1}},
             ))
+    ledger.chain_pending()
+    for entry in entries:
+        entry.refresh_from_db()
     return entries

@@ -4,11 +4,11 @@ through the API, the console and the export; bad values are 422 (a page in the c
 
 import orjson
 import pytest
-from django.test import Client
 
 from casefile.accounts.roles import Role
 from casefile.audit.models import AuditEntry
 from tests.audit.helpers import record_entries
+from tests.conftest import CommittingClient as Client
 from tests.conftest import make_staff
 
 pytestmark = pytest.mark.django_db

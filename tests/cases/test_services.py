@@ -41,7 +41,7 @@ def test_every_transition_is_allowed_or_refused_by_the_table(start, to):
         case = services.case_transition(actor=analyst(), case=case, to=to,
                                         reason_code="INVESTIGATION")
         assert case.status == to
-        entry = entries(case, "CASE_STATUS_CHANGED").latest("seq")
+        entry = entries(case, "CASE_STATUS_CHANGED").latest("created_at")
         assert entry.details["diff"]["status"] == {"from": str(start), "to": str(to)}
         assert entries(case).count() == before + 1
     else:
@@ -87,14 +87,14 @@ def test_sla_clock_pauses_while_awaiting_the_user(monkeypatch):
     due = case.sla_due_at
     case = move(case, "awaiting_user")
     assert case.sla_paused_at is not None
-    pause = entries(case, "CASE_STATUS_CHANGED").latest("seq")
+    pause = entries(case, "CASE_STATUS_CHANGED").latest("created_at")
     assert pause.metadata["sla"] == "paused"
     later = now() + timedelta(hours=5)
     monkeypatch.setattr("casefile.cases.services.now", lambda: later)
     case = move(case, "investigating")
     assert case.sla_paused_at is None
     assert abs((case.sla_due_at - due) - (later - pause.created_at)) < timedelta(seconds=1)
-    assert entries(case, "CASE_STATUS_CHANGED").latest("seq").metadata["sla"] == "resumed"
+    assert entries(case, "CASE_STATUS_CHANGED").latest("created_at").metadata["sla"] == "resumed"
 
 
 def test_sweep_flags_breaches_once_and_skips_paused_and_closed(monkeypatch):

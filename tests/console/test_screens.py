@@ -4,7 +4,6 @@ nothing, that applying writes exactly one audit entry, and the security headers.
 from __future__ import annotations
 
 import pytest
-from django.test import Client
 
 from casefile.accounts.permissions import Perm, has_perm
 from casefile.accounts.roles import Role
@@ -14,6 +13,7 @@ from casefile.platform import services as platform
 from casefile.platform.models import Approval
 from tests.cases.helpers import open_case
 from tests.conftest import CLI, make_staff
+from tests.conftest import CommittingClient as Client
 from tests.events.helpers import ingest
 
 pytestmark = pytest.mark.django_db

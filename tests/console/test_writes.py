@@ -11,16 +11,17 @@ from typing import Any
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.test import Client
 
 from casefile.accounts.permissions import Perm, has_perm
 from casefile.accounts.roles import Role
+from casefile.audit import ledger
 from casefile.audit.actor import Actor
 from casefile.audit.models import AuditEntry
 from casefile.events.models import Event
 from casefile.platform import services as platform
 from tests.cases.helpers import open_case
 from tests.conftest import CLI, make_staff
+from tests.conftest import CommittingClient as Client
 from tests.events.helpers import ingest
 from tests.evidence.helpers import upload as upload_evidence
 
@@ -140,6 +141,7 @@ def test_each_write_is_allowed_exactly_by_its_roles_and_audited(world, name, rol
     user = make_staff(role)
     client = Client()
     client.force_login(user)
+    ledger.chain_pending()  # the set-up has committed, as it would have before a request
     last = AuditEntry.objects.order_by("-seq").values_list("seq", flat=True).first()
     response = client.post(write.url(world), write.form(world))
     new = list(AuditEntry.objects.filter(seq__gt=last))

@@ -7,7 +7,6 @@ import sys
 import pytest
 from django.conf import settings
 from django.core.management import call_command
-from django.test import Client
 
 from casefile.accounts.models import StaffUser
 from casefile.accounts.roles import Role
@@ -19,6 +18,7 @@ from casefile.cases.selectors import queue
 from casefile.core import demo
 from casefile.events.models import Event
 from casefile.platform.models import Approval, OutboxCommand, PlatformUser, Tenant
+from tests.conftest import CommittingClient as Client
 
 pytestmark = pytest.mark.django_db
 

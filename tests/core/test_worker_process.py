@@ -17,16 +17,18 @@ import time
 from datetime import timedelta
 
 import pytest
-from django.db import connection
-from django.test import Client
+from django.db import connection, transaction
+from django.test import Client  # not the committing one: the worker's sequencer chains here
 from django_tasks_db.models import DBTaskResult
 
 from casefile.accounts.roles import Role
+from casefile.audit import ledger
 from casefile.audit.models import AuditEntry, AuditSegment
 from casefile.audit.verify import audit_verify
 from casefile.cases.models import Case
 from casefile.core.schedule import PERIODIC
 from casefile.core.timeutil import now
+from tests.audit.helpers import ACTOR
 from tests.conftest import make_staff, token_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -122,3 +124,36 @@ def test_a_worker_process_and_web_writes_share_the_database_without_errors(setti
                                        finished_at__lt=web_ended).exists()
     report = audit_verify(worm=True)
     assert report.ok, report.as_dict()
+
+
+def test_the_workers_sequencer_chains_committed_entries_within_moments(settings):
+    """With every periodic job (the ship job among them) an hour away, only the sequencer
+    thread can chain what the web commits."""
+    env = {**worker_env(settings, seconds=3600), "AUDIT_SEQUENCE_MS": "100"}
+    worker = subprocess.Popen([sys.executable, "-m", "casefile", "worker"], env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 60
+        while DBTaskResult.objects.filter(status="SUCCESSFUL").count() < len(PERIODIC):
+            assert worker.poll() is None, worker.communicate()[1].decode()[-3000:]
+            assert time.monotonic() < deadline, "the worker never ran its first jobs"
+            time.sleep(0.1)
+        shipped_before = AuditSegment.objects.count()
+        for i in range(3):
+            with transaction.atomic():
+                ledger.record(actor=ACTOR, action="LIMIT_OVERRIDE", resource="tenant:ten_1",
+                              reason_code="CUSTOMER_REQUEST", before={"seats": i},
+                              after={"seats": i + 1})
+        deadline = time.monotonic() + 30
+        while ledger.pending_count():
+            assert worker.poll() is None, worker.communicate()[1].decode()[-3000:]
+            assert time.monotonic() < deadline, "the sequencer never chained the entries"
+            time.sleep(0.1)
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        _, stderr = worker.communicate(timeout=60)
+    assert list(AuditEntry.objects.order_by("seq").values_list("seq", flat=True))[-3:] == [
+        *range(AuditEntry.objects.count() - 2, AuditEntry.objects.count() + 1)]
+    assert AuditSegment.objects.count() == shipped_before  # no ship since: the thread did it
+    assert audit_verify(record_run=False).ok
+    assert worker.returncode == 0 and "Traceback" not in stderr.decode()

@@ -4,7 +4,6 @@ registry's (issue 9, items 4, 5, 11)."""
 from datetime import timedelta
 
 import pytest
-from django.test import Client
 
 from casefile.accounts import services as accounts
 from casefile.accounts.roles import Role
@@ -15,6 +14,7 @@ from casefile.core.timeutil import now
 from casefile.platform import services
 from casefile.platform.models import Approval, OutboxCommand, PlatformUser, Tenant
 from tests.conftest import CLI, ApiClient, make_staff, token_for
+from tests.conftest import CommittingClient as Client
 
 pytestmark = pytest.mark.django_db
 CREDIT = {"tenant_id": "ten_acme", "amount_cents": 500}

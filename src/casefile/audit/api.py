@@ -19,7 +19,7 @@ Cursor = Annotated[str, Bounded(MAX_CURSOR_LENGTH)]
 
 class AuditEntryOut(Schema):
     id: str
-    seq: int
+    seq: int | None  # None for the moment between its commit and the sequencer's pass
     created_at: str
     actor_user_id: str | None
     actor_email: str | None
@@ -35,8 +35,8 @@ class AuditEntryOut(Schema):
     ticket_ref: str | None
     details: dict[str, Any]
     metadata: dict[str, Any]
-    prev_hash: str
-    hash: str
+    prev_hash: str | None
+    hash: str | None
 
 
 class AuditPageOut(Schema):

@@ -37,20 +37,21 @@ def statement(seq: int, hash_: str, created_at: datetime) -> bytes:
 def checkpoint_for(entry: AuditEntry) -> AuditCheckpoint:
     """Sign the ledger's state at `entry` — chain head and tree — and store the checkpoint
     (caller's transaction)."""
+    seq, hash_ = entry.position()
     created_at = now()
     key = signing_key()
     record_public_key(get_store())  # nothing is signed with a key verify would not trust
-    fill_chunks(entry.seq)
-    root = db_tree(entry.seq).root()
+    fill_chunks(seq)
+    root = db_tree(seq).root()
     return AuditCheckpoint.objects.create(
-        seq=entry.seq,
-        hash=entry.hash,
+        seq=seq,
+        hash=hash_,
         created_at=created_at,
         key_id=key.key_id,
-        signature=key.sign(statement(entry.seq, entry.hash, created_at)),
-        tree_size=entry.seq,
+        signature=key.sign(statement(seq, hash_, created_at)),
+        tree_size=seq,
         root_hash=root.hex(),
-        note=sign_note(entry.seq, root),
+        note=sign_note(seq, root),
     )
 
 
@@ -109,7 +110,7 @@ def _leaves(first_seq: int, last_seq: int) -> list[bytes]:
         "seq").values_list("seq", "hash")
     out = []
     for expected, (seq, hash_) in enumerate(hashes, start=first_seq):
-        if seq != expected:
+        if seq != expected or hash_ is None:
             raise LookupError(f"entry #{expected} is missing from the ledger")
         out.append(merkle.entry_leaf(hash_))
     if len(out) != last_seq - first_seq + 1:

@@ -1,26 +1,27 @@
 """Writing to the audit ledger: `record(...)`, the one entry point.
 
 `record` runs inside the caller's transaction, so the entry commits or rolls back with the change
-it describes. Under the chain head's lock (on PostgreSQL a transaction-scoped advisory lock taken
-by `casefile_audit_append`, which also reads, hashes and inserts in one round trip; on SQLite the
-write lock every transaction holds from BEGIN IMMEDIATE) it reads the last entry's seq and hash
-and appends seq + 1 chained to it: gapless and totally ordered under any number of concurrent
-writers.
+it describes. It inserts the entry without its place in the chain. The sequencer,
+`chain_pending`, run by the worker every AUDIT_SEQUENCE_MS (as Trillian's log signer integrates
+queued leaves), gives each committed entry waiting the next `seq` and chains it to the one
+before, in batches under the chain lock: gapless and totally ordered under any number of
+concurrent writers, which never wait for one another.
 """
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import datetime as dt
 import decimal
 import hashlib
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import orjson
-from django.db import connection
+from django.db import connection, transaction
 
 from casefile.accounts.roles import is_machine
 from casefile.audit.actor import Actor
@@ -32,6 +33,7 @@ from casefile.core.ids import new_id
 from casefile.core.timeutil import isoformat, now
 
 GENESIS_HASH = "0" * 64
+CHAIN_BATCH = 1000
 _CHAIN_LOCK_KEY = 0x6361_7365_6669_6C65 & 0x7FFF_FFFF_FFFF_FFFF  # "casefile", as a bigint
 
 
@@ -94,58 +96,90 @@ def record(
         "details": details,
         "metadata": meta,
     }
-    if connection.vendor == "postgresql":
-        return _append_postgresql(fields)
-    seq, prev_hash = _lock_chain_head()
-    fields |= {"seq": seq, "prev_hash": prev_hash}
-    fields["hash"] = entry_hash(document(fields))
+    # Refuse now what could not be chained later: the sequencer hashes this same content.
+    entry_hash(document({**fields, "seq": 0, "prev_hash": GENESIS_HASH}))
     return AuditEntry.objects.create(**fields)
 
 
-def _append_postgresql(fields: dict[str, Any]) -> AuditEntry:
-    """Everything but the chain head is prepared before the lock: the function takes the lock,
-    reads the head, hashes and inserts in one round trip, so the lock is held for that and the
-    commit only — not while Python works (migration 0007)."""
-    before_prev, before_seq, after_seq = hash_parts(fields)
+def chain_pending(*, batch: int = CHAIN_BATCH) -> int:
+    """The sequencer: give every committed entry still without one its `seq`, `prev_hash` and
+    `hash`, in the order they were recorded, in batches. Returns how many it chained.
+
+    Entries are inserted in their change's transaction without a place in the chain; placing
+    them happens here, after commit, under the chain lock: the worker's sequencer, the ship job
+    and a receipt for a waiting entry call it. Writers therefore never wait for one another,
+    and the chain costs one short transaction per batch. The hash is computed
+    from the row as stored, exactly as verify recomputes it. Triggers allow an entry's row to
+    change only this way: the three columns, once, from NULL.
+
+    On PostgreSQL the lock is tried, not waited for: a caller that finds it taken leaves the
+    waiting entries to the holder, who looks for them again after letting go — so an entry
+    committed before a failed try is always seen by a pass that starts after it. On SQLite the
+    write lock every transaction takes at BEGIN IMMEDIATE is the chain lock."""
+    chained = 0
+    while True:
+        with _chain_lock() as held:
+            if not held:
+                return chained
+            while (placed := _chain_batch(batch)) == batch:
+                chained += placed
+            chained += placed
+        if connection.vendor != "postgresql" or not AuditEntry.objects.filter(
+                seq__isnull=True).exists():
+            return chained
+
+
+@contextlib.contextmanager
+def _chain_lock() -> Iterator[bool]:
+    if connection.vendor != "postgresql":
+        yield True
+        return
     with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT seq, prev_hash, hash FROM casefile_audit_append(%s, %s, %s, %s, %s, %s, %s, "
-            "%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb, %s::jsonb)",
-            [_CHAIN_LOCK_KEY, before_prev, before_seq, after_seq, fields["id"],
-             fields["created_at"], fields["actor_user_id"], fields["actor_email"],
-             fields["actor_role"], fields["ip_address"], fields["user_agent"], fields["action"],
-             fields["risk"], fields["resource"], fields["target_tenant_id"],
-             fields["target_user_id"], fields["reason_code"], fields["ticket_ref"],
-             orjson.dumps(fields["details"]).decode(), orjson.dumps(fields["metadata"]).decode()])
-        seq, prev_hash, hash_ = cursor.fetchone()
-    entry = AuditEntry(**fields, seq=seq, prev_hash=prev_hash, hash=hash_)
-    entry._state.adding, entry._state.db = False, connection.alias
-    return entry
-
-
-def hash_parts(fields: dict[str, Any]) -> tuple[bytes, bytes, bytes]:
-    """The entry's RFC 8785 form in three pieces around `prev_hash` and `seq`, which only the
-    chain head decides: the full form is `before_prev + prev_hash + before_seq + str(seq) +
-    after_seq`. RFC 8785 writes an object's members one after another in key order, each value
-    on its own, so the pieces join into exactly the bytes `entry_hash` hashes (tested)."""
-    doc = document({**fields, "seq": 0, "prev_hash": ""})
+        cursor.execute("SELECT pg_try_advisory_lock(%s)", [_CHAIN_LOCK_KEY])
+        held = cursor.fetchone()[0]
     try:
-        members = {key: b'"' + key.encode() + b'":' + canonical_json_fast(value, float_free=True)
-                   for key, value in doc.items() if key not in ("seq", "prev_hash")}
-    except Exception as exc:  # noqa: BLE001 - as entry_hash: e.g. an integer beyond JSON's range
-        raise ValidationFailed(f"not canonicalisable as RFC 8785 JSON: {exc}") from exc
-    keys = sorted(doc)  # ASCII names: code-point order is RFC 8785's UTF-16 order
+        yield held
+    finally:
+        if held:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s)", [_CHAIN_LOCK_KEY])
 
-    def joined(names: list[str]) -> bytes:
-        return b",".join(members[name] for name in names)
 
-    at_prev, at_seq = keys.index("prev_hash"), keys.index("seq")
-    before = joined(keys[:at_prev])
-    between = joined(keys[at_prev + 1:at_seq])
-    after = joined(keys[at_seq + 1:])
-    return (b"{" + before + (b"," if before else b"") + b'"prev_hash":"',
-            b'",' + between + (b"," if between else b"") + b'"seq":',
-            (b"," + after if after else b"") + b"}")
+def _chain_batch(batch: int) -> int:
+    with transaction.atomic(durable=True):
+        pending = list(AuditEntry.objects.filter(seq__isnull=True)
+                       .order_by("created_at", "id").values_list(*HASHED_FIELDS)[:batch])
+        if not pending:
+            return 0
+        head = AuditEntry.objects.filter(seq__isnull=False).order_by("-seq").first()
+        seq, prev_hash = head.position() if head else (0, GENESIS_HASH)
+        ids, seqs, prev_hashes, hashes = [], [], [], []
+        for row in pending:
+            seq += 1
+            doc = document(dict(zip(HASHED_FIELDS, row, strict=True)))
+            doc["seq"], doc["prev_hash"] = seq, prev_hash
+            ids.append(doc["id"])
+            seqs.append(seq)
+            prev_hashes.append(prev_hash)
+            prev_hash = entry_hash(doc)
+            hashes.append(prev_hash)
+        with connection.cursor() as cursor:
+            if connection.vendor == "postgresql":  # one statement for the batch
+                cursor.execute(
+                    "UPDATE audit_entry e SET seq = v.seq, prev_hash = v.prev_hash, "
+                    "hash = v.hash FROM unnest(%s::text[], %s::bigint[], %s::text[], "
+                    "%s::text[]) AS v(id, seq, prev_hash, hash) WHERE e.id = v.id",
+                    [ids, seqs, prev_hashes, hashes])
+            else:
+                cursor.executemany(
+                    "UPDATE audit_entry SET seq = %s, prev_hash = %s, hash = %s WHERE id = %s",
+                    list(zip(seqs, prev_hashes, hashes, ids, strict=True)))
+    return len(pending)
+
+
+def pending_count() -> int:
+    """Entries not yet placed in the chain (normally those of the last AUDIT_SEQUENCE_MS)."""
+    return AuditEntry.objects.filter(seq__isnull=True).count()
 
 
 @dataclass(frozen=True)
@@ -182,15 +216,6 @@ def preview(change: Callable[[], T]) -> Preview | None:
     finally:
         _previewing.reset(token)
     return None
-
-
-def _lock_chain_head() -> tuple[int, str]:
-    """SQLite: the transaction holds the write lock since BEGIN IMMEDIATE; read the head.
-    (PostgreSQL locks and reads inside `casefile_audit_append`.)"""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT seq, hash FROM audit_entry ORDER BY seq DESC LIMIT 1")
-        row = cursor.fetchone()
-    return (1, GENESIS_HASH) if row is None or row[0] is None else (row[0] + 1, row[1])
 
 
 def document(fields: dict[str, Any]) -> dict[str, Any]:
@@ -246,11 +271,21 @@ def _json_default(value: Any) -> Any:
 def _floats_to_text(value: Any) -> Any:
     if isinstance(value, float):
         return repr(value)
+    if isinstance(value, str):
+        _no_nul(value)
+        return value
     if isinstance(value, dict):
-        return {k: _floats_to_text(v) for k, v in value.items()}
+        return {_no_nul(k): _floats_to_text(v) for k, v in value.items()}
     if isinstance(value, list):
         return [_floats_to_text(v) for v in value]
     return value
+
+
+def _no_nul(text: str) -> str:
+    # PostgreSQL's JSON and text types cannot hold U+0000; refused on every database alike.
+    if "\x00" in text:
+        raise ValidationFailed("audit details cannot contain the NUL character")
+    return text
 
 
 def diff(before: dict[str, Any], after: dict[str, Any], _path: str = "") -> dict[str, Any]:

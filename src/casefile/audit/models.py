@@ -14,13 +14,14 @@ HASHED_FIELDS = (
 class AuditEntry(models.Model):
     """One entry of the append-only, hash-chained audit ledger (DESIGN section 4).
 
-    Rows are only ever inserted, by `casefile.audit.ledger.record`; database triggers refuse
-    UPDATE, DELETE and TRUNCATE.
+    Rows are only ever inserted, by `casefile.audit.ledger.record`, without `seq`, `prev_hash`
+    and `hash`, which the sequencer (`ledger.chain_pending`) sets once after commit; database
+    triggers refuse every other UPDATE, and DELETE and TRUNCATE.
     """
 
     id = models.CharField(primary_key=True, max_length=40, default=ids.new_aud_id,
                           editable=False)
-    seq = models.BigIntegerField(unique=True)
+    seq = models.BigIntegerField(unique=True, null=True, blank=True)  # None: not chained yet
     created_at = models.DateTimeField()
     actor_user_id = models.CharField(max_length=40, null=True, blank=True)
     actor_email = models.CharField(max_length=254, null=True, blank=True)
@@ -36,12 +37,15 @@ class AuditEntry(models.Model):
     ticket_ref = models.CharField(max_length=100, null=True, blank=True)
     details = models.JSONField(default=dict)
     metadata = models.JSONField(default=dict)
-    prev_hash = models.CharField(max_length=64)
-    hash = models.CharField(max_length=64)
+    prev_hash = models.CharField(max_length=64, null=True, blank=True)
+    hash = models.CharField(max_length=64, null=True, blank=True)
 
     class Meta:
         db_table = "audit_entry"
         indexes = [
+            # The sequencer's queue: small, since entries leave it a moment after commit.
+            models.Index(fields=["created_at", "id"], condition=models.Q(seq__isnull=True),
+                         name="audit_unchained"),
             models.Index(fields=["created_at"], name="audit_created_at"),
             models.Index(fields=["actor_user_id", "seq"], name="audit_actor_seq"),
             models.Index(fields=["action", "seq"], name="audit_action_seq"),
@@ -53,6 +57,12 @@ class AuditEntry(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.seq} {self.action} {self.resource}"
+
+    def position(self) -> tuple[int, str]:
+        """`(seq, hash)`, for code that handles only chained entries."""
+        if self.seq is None or self.hash is None:
+            raise LookupError(f"audit entry {self.id} is not chained yet")
+        return self.seq, self.hash
 
 
 class AuditCheckpoint(models.Model):

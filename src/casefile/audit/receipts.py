@@ -27,21 +27,28 @@ from django.db import transaction
 
 from casefile.audit import merkle, notes
 from casefile.audit.checkpoints import DbTree, checkpoint_for, db_tree
-from casefile.audit.ledger import entry_document, entry_hash
+from casefile.audit.ledger import chain_pending, entry_document, entry_hash
 from casefile.audit.models import AuditCheckpoint, AuditEntry
+from casefile.core.errors import Conflict
 
 
 def receipt_for(entry: AuditEntry) -> dict[str, Any]:
-    checkpoint = (AuditCheckpoint.objects.filter(seq__gte=entry.seq, note__isnull=False)
+    if entry.seq is None:  # committed, not chained yet: chain it now rather than refuse
+        chain_pending()
+        entry.refresh_from_db()
+    if entry.seq is None:
+        raise Conflict(f"audit entry {entry.id} is not in the chain yet; try again")
+    seq, _ = entry.position()
+    checkpoint = (AuditCheckpoint.objects.filter(seq__gte=seq, note__isnull=False)
                   .order_by("-seq").first())
     if checkpoint is None:
         with transaction.atomic():
-            head = AuditEntry.objects.order_by("-seq").first()
+            head = AuditEntry.objects.filter(seq__isnull=False).order_by("-seq").first()
             assert head is not None  # noqa: S101 - `entry` is in the ledger
-            checkpoint = (AuditCheckpoint.objects.filter(seq=head.seq).first()
+            checkpoint = (AuditCheckpoint.objects.filter(seq=head.position()[0]).first()
                           or checkpoint_for(head))
     size = checkpoint.tree_size or checkpoint.seq
-    proof = _tree(size, checkpoint.root_hash).inclusion_proof(entry.seq - 1)
+    proof = _tree(size, checkpoint.root_hash).inclusion_proof(seq - 1)
     return {
         "entry": entry_document(entry),
         "leaf_index": entry.seq - 1,

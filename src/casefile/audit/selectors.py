@@ -55,7 +55,9 @@ class AuditFilter(Schema):
 
 
 def audit_entries(f: AuditFilter) -> QuerySet[AuditEntry]:
-    query = AuditEntry.objects.all()
+    """Entries in the chain. One committed a moment ago joins it when the sequencer has run
+    (on its commit), so lists and exports page by `seq` and never hold an entry without one."""
+    query = AuditEntry.objects.filter(seq__isnull=False)
     if f.actor:
         field = "actor_email__iexact" if "@" in f.actor else "actor_user_id"
         query = query.filter(**{field: f.actor})
@@ -93,7 +95,8 @@ class LedgerState:
 
 def ledger_state() -> LedgerState:
     return LedgerState(
-        head_seq=AuditEntry.objects.order_by("-seq").values_list("seq", flat=True).first(),
+        head_seq=AuditEntry.objects.filter(seq__isnull=False).order_by("-seq")
+        .values_list("seq", flat=True).first(),
         last_checkpoint=AuditCheckpoint.objects.order_by("-seq").first(),
         last_segment=AuditSegment.objects.order_by("-last_seq").first(),
         last_verify=VerifyRun.objects.order_by("-finished_at").first(),

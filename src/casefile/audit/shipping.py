@@ -29,7 +29,7 @@ from casefile.audit.checkpoints import (
     sign_note,
     statement,
 )
-from casefile.audit.ledger import entry_document
+from casefile.audit.ledger import chain_pending, entry_document
 from casefile.audit.models import AuditCheckpoint, AuditEntry, AuditSegment
 from casefile.audit.signing import record_public_key, signing_key
 from casefile.audit.witness import encode_proof, witness_checkpoint, witness_urls
@@ -87,6 +87,7 @@ def audit_ship(*, store: ObjectStore | None = None, max_entries: int | None = No
     store = store or get_store()
     max_entries = max_entries or settings.AUDIT_SEGMENT_MAX_ENTRIES
     record_public_key(store)  # verify trusts what the store recorded first, not this host
+    chain_pending()  # what a failed after-commit pass left behind
     shipped = []
     while (segment := _ship_one(store, max_entries)) is not None:
         shipped.append(segment)
@@ -106,13 +107,14 @@ def _ship_one(store: ObjectStore, max_entries: int) -> AuditSegment | None:
         if not entries:
             return None
         tail = entries[-1]
+        last_seq, _ = tail.position()
         body = encode_segment(entries)
         retain_until = now() + timedelta(days=settings.AUDIT_RETENTION_DAYS)
-        key = segment_key(first, tail.seq)
+        key = segment_key(first, last_seq)
         info = _put_or_adopt(store, key, body, retain_until)
 
-        ckp_key = checkpoint_key(tail.seq)
-        checkpoint = AuditCheckpoint.objects.filter(seq=tail.seq).first()
+        ckp_key = checkpoint_key(last_seq)
+        checkpoint = AuditCheckpoint.objects.filter(seq=last_seq).first()
         if checkpoint is None:
             checkpoint = _adopt_checkpoint(store, ckp_key, tail) or checkpoint_for(tail)
         ckp_body = orjson.dumps(
@@ -124,12 +126,12 @@ def _ship_one(store: ObjectStore, max_entries: int) -> AuditSegment | None:
         doc = checkpoint_document(checkpoint)
         transaction.on_commit(lambda: witness_signed(doc))
         for signed in AuditCheckpoint.objects.filter(
-                seq__gte=first, seq__lte=tail.seq, note__isnull=False).order_by("seq"):
+                seq__gte=first, seq__lte=last_seq, note__isnull=False).order_by("seq"):
             _put_or_adopt(store, note_key(signed.seq), (signed.note or "").encode(), retain_until,
                           must_match=False, content_type="text/plain; charset=utf-8")
         return AuditSegment.objects.create(
             first_seq=first,
-            last_seq=tail.seq,
+            last_seq=last_seq,
             object_key=key,
             checkpoint_key=ckp_key,
             sha256=info.sha256,
@@ -202,16 +204,16 @@ def audit_heartbeat(*, store: ObjectStore | None = None) -> str | None:
     last = AuditSegment.objects.order_by("-last_seq").first()
     if last is None:
         return None
-    tail = AuditEntry.objects.get(seq=last.last_seq)
+    tail_seq, tail_hash = AuditEntry.objects.get(seq=last.last_seq).position()
     moment, key = now(), signing_key()
     with transaction.atomic():
-        fill_chunks(tail.seq)
-    root = db_tree(tail.seq).root()
-    doc = {"seq": tail.seq, "hash": tail.hash, "created_at": isoformat(moment),
-           "key_id": key.key_id, "signature": key.sign(statement(tail.seq, tail.hash, moment)),
-           "tree_size": tail.seq, "root_hash": root.hex(), "note": sign_note(tail.seq, root),
+        fill_chunks(tail_seq)
+    root = db_tree(tail_seq).root()
+    doc = {"seq": tail_seq, "hash": tail_hash, "created_at": isoformat(moment),
+           "key_id": key.key_id, "signature": key.sign(statement(tail_seq, tail_hash, moment)),
+           "tree_size": tail_seq, "root_hash": root.hex(), "note": sign_note(tail_seq, root),
            "heartbeat": True}
-    object_key = heartbeat_key(moment, tail.seq)
+    object_key = heartbeat_key(moment, tail_seq)
     store.put(object_key, orjson.dumps(doc, option=orjson.OPT_SORT_KEYS),
               retain_until=moment + timedelta(days=settings.AUDIT_RETENTION_DAYS),
               content_type="application/json")

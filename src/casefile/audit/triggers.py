@@ -1,23 +1,42 @@
 """Database triggers that make the ledger's tables append-only, on SQLite and PostgreSQL.
 
 They *raise*: a refused UPDATE or DELETE is an error the caller sees, never a silent no-op
-(PostgreSQL rules that `DO INSTEAD NOTHING` would hide bugs and attacks alike).
+(PostgreSQL rules that `DO INSTEAD NOTHING` would hide bugs and attacks alike). The one UPDATE
+they let through is the sequencer's: an entry's `seq`, `prev_hash` and `hash`, set once from
+NULL, with every other column unchanged.
 """
 
 APPEND_ONLY_TABLES = ("audit_entry", "audit_checkpoint", "audit_segment")
 # PostgreSQL event triggers refusing DROP and ALTER of the ledger's tables and triggers.
 EVENT_TRIGGERS = ("casefile_ledger_no_drop", "casefile_ledger_no_alter")
 
-_PG_FUNCTION = """
+CHAIN_COLUMNS = ("seq", "prev_hash", "hash")
+# Every audit_entry column the sequencer must leave as it is, named one by one: a row
+# comparison costs far less per entry than comparing whole rows as JSON.
+CONTENT_COLUMNS = ("id", "created_at", "actor_user_id", "actor_email", "actor_role",
+                   "ip_address", "user_agent", "action", "risk", "resource", "target_tenant_id",
+                   "target_user_id", "reason_code", "ticket_ref", "details", "metadata")
+
+_PG_FUNCTION_TEMPLATE = """
 CREATE OR REPLACE FUNCTION casefile_refuse_ledger_change() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
+  -- Nested: PL/pgSQL does not short-circuit, and only audit_entry has these columns.
+  IF TG_OP = 'UPDATE' AND TG_TABLE_NAME = 'audit_entry' THEN
+    IF OLD.seq IS NULL AND OLD.prev_hash IS NULL AND OLD.hash IS NULL
+       AND NEW.seq IS NOT NULL AND NEW.prev_hash IS NOT NULL AND NEW.hash IS NOT NULL
+       AND ({new}) IS NOT DISTINCT FROM ({old}) THEN
+      RETURN NEW;  -- the sequencer placing a committed entry in the chain, once
+    END IF;
+  END IF;
   RAISE EXCEPTION 'audit ledger is append-only: % on % refused', TG_OP, TG_TABLE_NAME
     USING ERRCODE = 'insufficient_privilege';
 END
 $$;
 """
-
+_PG_FUNCTION = (_PG_FUNCTION_TEMPLATE
+                .replace("{new}", ", ".join(f"NEW.{c}" for c in CONTENT_COLUMNS))
+                .replace("{old}", ", ".join(f"OLD.{c}" for c in CONTENT_COLUMNS)))
 
 _PG_DDL_FUNCTION = r"""
 CREATE OR REPLACE FUNCTION casefile_refuse_ledger_ddl() RETURNS event_trigger
@@ -78,6 +97,11 @@ def ddl_guard_switch_sql(*, enable: bool) -> str:
         f"ALTER EVENT TRIGGER {name} {verb}; END IF;" for name in EVENT_TRIGGERS) + " END $$;")
 
 
+_SQLITE_SEQUENCING = " AND ".join(
+    [*(f"OLD.{c} IS NULL AND NEW.{c} IS NOT NULL" for c in CHAIN_COLUMNS),
+     *(f"NEW.{c} IS OLD.{c}" for c in CONTENT_COLUMNS)])
+
+
 def install_sql(vendor: str) -> list[str]:
     if vendor == "postgresql":
         statements = [_PG_FUNCTION]
@@ -93,8 +117,10 @@ def install_sql(vendor: str) -> list[str]:
         statements = []
         for table in APPEND_ONLY_TABLES:
             for op in ("UPDATE", "DELETE"):
+                when = (f" WHEN NOT ({_SQLITE_SEQUENCING})"
+                        if (table, op) == ("audit_entry", "UPDATE") else "")
                 statements.append(
-                    f"CREATE TRIGGER {table}_no_{op.lower()} BEFORE {op} ON {table} BEGIN "
+                    f"CREATE TRIGGER {table}_no_{op.lower()} BEFORE {op} ON {table}{when} BEGIN "
                     f"SELECT RAISE(ABORT, 'audit ledger is append-only: {op} on {table} refused');"
                     " END;"
                 )

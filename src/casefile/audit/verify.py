@@ -21,7 +21,9 @@ The report names the first bad `seq` and the kind of break:
 | worm_stale | entries older than the shipping window are not in the write-once copy |
 | worm_versions | the store holds a delete marker or a second version over a ledger object |
 
-Besides the first break, the report says how many entries are not shipped yet (`unshipped`),
+Besides the first break, the report says how many committed entries the sequencer has not
+chained yet (`unchained`: normally 0, as they are chained on commit), how many entries are not
+shipped yet (`unshipped`),
 the newest signed checkpoint each source holds (`newest`: database, store, heartbeat,
 witnesses), and the state of the database's guards (`guards`: triggers, and on PostgreSQL the
 DDL guard and the session's replication role).
@@ -71,7 +73,7 @@ from casefile.audit.shipping import (
 from casefile.audit.triggers import guard_state
 from casefile.audit.witness import read_witnesses
 from casefile.core.errors import ValidationFailed
-from casefile.core.timeutil import now, parse_iso
+from casefile.core.timeutil import isoformat, now, parse_iso
 from casefile.storage import ObjectNotFound, ObjectStore, ObjectStoreError, get_store
 
 LOOKAHEAD = 1000  # entries read past a break to tell a reorder or renumbering from a change
@@ -105,6 +107,7 @@ class VerifyReport:
     entries_per_s: float = 0.0
     first_bad: Break | None = None
     unshipped: int | None = None
+    unchained: int = 0
     newest: dict[str, int | None] = field(default_factory=dict)
     guards: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
@@ -175,6 +178,7 @@ def _verify(report: VerifyReport, breaks: list[Break], worm: bool,
         report.segments = shipped.segment_count
 
     tree = RunningTree(_stored_chunks())
+    report.unchained = AuditEntry.objects.filter(seq__isnull=True).count()
     with transaction.atomic():  # one snapshot; server-side cursors need a transaction
         last_seq, last_hash, walked_to_end = _walk(report, _stream(), checkpoints, shipped,
                                                    breaks, tree)
@@ -259,10 +263,16 @@ def _tail_checks(report: VerifyReport, breaks: list[Break],
                             f"the write-once copy ends at #{in_store} but the {source} says "
                             f"#{seq} was shipped"))
     report.unshipped = max(last_seq - in_store, 0)
+    grace = max(60, 12 * settings.AUDIT_SHIP_SECONDS)
+    waiting = (AuditEntry.objects.filter(seq__isnull=True).order_by("created_at")
+               .values_list("created_at", flat=True).first())
+    if waiting is not None and (now() - waiting).total_seconds() > grace:
+        breaks.append(Break(last_seq + 1, "worm_stale",
+                            f"{report.unchained} entries recorded since {isoformat(waiting)} are "
+                            f"not chained after {grace} s: the sequencer has not run"))
     if report.unshipped:
         first = AuditEntry.objects.filter(seq=in_store + 1).values_list("created_at",
                                                                       flat=True).first()
-        grace = max(60, 12 * settings.AUDIT_SHIP_SECONDS)
         if first is not None and (now() - first).total_seconds() > grace:
             breaks.append(Break(in_store + 1, "worm_stale",
                                 f"{report.unshipped} entries from #{in_store + 1} on are older "
@@ -475,7 +485,8 @@ def _stream(batch: int = 5000) -> Iterator[tuple[dict[str, Any], str]]:
     cursor = connection.chunked_cursor()
     columns = _PG_COLUMNS if connection.vendor == "postgresql" else _COLUMNS
     try:
-        cursor.execute(f"SELECT {columns} FROM audit_entry ORDER BY seq")  # noqa: S608
+        cursor.execute(f"SELECT {columns} FROM audit_entry "  # noqa: S608
+                       "WHERE seq IS NOT NULL ORDER BY seq")
         while rows := cursor.fetchmany(batch):
             for row in rows:
                 yield _doc(row)

@@ -4,9 +4,11 @@ import signal
 import socket
 import threading
 
-from django.db import close_old_connections
+from django.conf import settings
+from django.db import close_old_connections, connection
 from django_tasks_db.management.commands.db_worker import Worker
 
+from casefile.audit import ledger
 from casefile.core.management.base import CasefileCommand
 from casefile.core.schedule import PERIODIC, periodic_jobs_enqueue
 
@@ -14,7 +16,8 @@ logger = logging.getLogger("casefile.worker")
 
 
 class Command(CasefileCommand):
-    help = ("Run background tasks (django-tasks, database queue: no broker) and the periodic "
+    help = ("Run background tasks (django-tasks, database queue: no broker), the audit "
+            "sequencer (chains new ledger entries every AUDIT_SEQUENCE_MS) and the periodic "
             "jobs of casefile.core.schedule: outbox delivery, SLA sweep, impersonation and "
             "approval expiry, audit shipping to write-once storage, event retention, and pruning "
             "of old task results, login failures and sessions. Run as many workers as you like: "
@@ -51,9 +54,11 @@ class Command(CasefileCommand):
         if not once:
             signal.signal(signal.SIGINT, on_signal)
             signal.signal(signal.SIGTERM, on_signal)
-            logger.info("worker %s: periodic jobs %s", worker_id,
+            logger.info("worker %s: periodic jobs %s; audit sequencer every %d ms", worker_id,
                         ", ".join(f"{job.name} every {job.every.total_seconds():g}s"
-                                  for job in PERIODIC))
+                                  for job in PERIODIC), settings.AUDIT_SEQUENCE_MS)
+            threading.Thread(target=_sequence, args=(stop,), name="audit-sequencer",
+                             daemon=True).start()
         while not stop.is_set():
             close_old_connections()
             periodic_jobs_enqueue(holder=worker_id, force=once)
@@ -66,3 +71,16 @@ class Command(CasefileCommand):
                 return
             stop.wait(interval)
         logger.info("worker %s stopped", worker_id)
+
+
+def _sequence(stop: threading.Event) -> None:
+    """The audit sequencer: chain what committed since the last pass, on a short clock of its
+    own (a thread, so the queue's tasks never delay it). Several workers may run one each: the
+    chain lock lets one pass at a time through and the others return at once."""
+    while not stop.wait(settings.AUDIT_SEQUENCE_MS / 1000):
+        try:
+            ledger.chain_pending()
+        except Exception:  # a database restart, say: log it, reconnect next tick
+            logger.exception("audit sequencer: pass failed")
+            connection.close()
+    connection.close()
