@@ -10,7 +10,7 @@ per second, first with no checkpoint (the chain alone), then with a checkpoint e
 consistency proof against the one before): the ratio is what the proofs cost. Last, receipts
 per second (entry, inclusion proof, signed note) against plain reads of the same entries.
 
-    python bench/audit.py [--actions 2000] [--verify-entries 1000000] [--receipts 500]
+    python bench/audit.py [--actions 8000] [--verify-entries 1000000] [--receipts 500]
 """
 
 import argparse
@@ -26,7 +26,7 @@ from _setup import fresh_database  # noqa: E402
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--actions", type=int, default=2000, help="per measurement")
+    parser.add_argument("--actions", type=int, default=8000, help="per measurement")
     parser.add_argument("--writers", type=int, default=8)
     parser.add_argument("--verify-entries", type=int, default=1_000_000)
     parser.add_argument("--checkpoint-every", type=int, default=50_000)
