@@ -5,8 +5,9 @@ import shutil
 from datetime import timedelta
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 
+from casefile.audit import ledger
 from casefile.audit.models import AuditEntry, AuditSegment
 from casefile.audit.shipping import (
     audit_heartbeat,
@@ -19,7 +20,7 @@ from casefile.audit.shipping import (
 from casefile.audit.verify import audit_verify
 from casefile.core.timeutil import now
 from casefile.storage import get_store
-from tests.audit.helpers import record_entries
+from tests.audit.helpers import ACTOR, record_entries
 from tests.audit.tamper import sql
 from tests.audit.test_verify import _rewrite_from
 
@@ -100,6 +101,20 @@ def test_unshipped_entries_are_counted_and_overdue_ones_reported(monkeypatch):
     later(monkeypatch)
     assert broken(audit_verify(worm=True))[1] in ("modified", "worm_stale")
     assert any(b == (16, "worm_stale") for b in _all_breaks_after_repair())
+
+
+def test_entries_the_sequencer_never_chained_are_stale_after_the_window(monkeypatch):
+    """A worker whose sequencer stopped: entries wait without a hash, and --worm says so."""
+    three_segments()
+    with transaction.atomic():
+        ledger.record(actor=ACTOR, action="LIMIT_OVERRIDE", resource="tenant:ten_1",
+                      reason_code="CUSTOMER_REQUEST", before={"seats": 1}, after={"seats": 2})
+    report = audit_verify(worm=True)
+    assert report.ok and report.unchained == 1
+    later(monkeypatch)
+    assert broken(audit_verify(worm=True)) == (16, "worm_stale")
+    ledger.chain_pending()
+    assert audit_verify(worm=True).unchained == 0
 
 
 def _all_breaks_after_repair():

@@ -67,6 +67,16 @@ def test_deleted_entry_leaves_a_gap():
     assert broken(audit_verify()) == (5, "missing")
 
 
+def test_entry_taken_back_out_of_the_chain_leaves_a_gap():
+    """Its chain columns blanked behind the triggers' back, so the sequencer would place it
+    again at the tail: verify names the hole it left."""
+    record_entries(10)
+    sql("UPDATE audit_entry SET seq = NULL, prev_hash = NULL, hash = NULL WHERE seq = 5")
+    assert broken(audit_verify()) == (5, "missing")
+    ledger.chain_pending()  # re-placed at the tail: the hole is still there
+    assert broken(audit_verify()) == (5, "missing")
+
+
 def test_deleted_entries_with_the_rest_renumbered():
     record_entries(10)
     sql("DELETE FROM audit_entry WHERE seq IN (5, 6)")
