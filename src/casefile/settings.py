@@ -72,6 +72,7 @@ INSTALLED_APPS = [
     "casefile.cases",
     "casefile.platform",
     "casefile.evidence",
+    "casefile.trust",
 ]
 
 MIDDLEWARE = [
@@ -223,6 +224,13 @@ EVIDENCE_RETENTION_DAYS = _env_int("EVIDENCE_RETENTION_DAYS", 7 * 365 + 2)
 EVIDENCE_MAX_BYTES = _env_int("EVIDENCE_MAX_BYTES", 8 * 1024 * 1024)
 # Images larger than this many pixels are refused rather than decoded (decompression bombs).
 EVIDENCE_MAX_PIXELS = _env_int("EVIDENCE_MAX_PIXELS", 40_000_000)
+
+# --- Trust profiles and verification (docs/trust.md) ----------------------------------------
+# Payouts need a risk score below this (0–100); at or above it a profile is in the finance queue.
+FINANCE_RISK_THRESHOLD = _env_int("FINANCE_RISK_THRESHOLD", 70)
+# A decided verification case's PII (its evidence, captured name and birth date) is
+# crypto-shredded and blanked this many days after the decision.
+VERIFICATION_PII_DAYS = _env_int("VERIFICATION_PII_DAYS", 30)
 
 # --- Background work ------------------------------------------------------------------------
 # django-tasks with its database backend: no broker. At scale, an RQ/Redis backend is a settings

@@ -43,6 +43,10 @@ class Perm(StrEnum):
     EVIDENCE_UPLOAD = "evidence.upload"
     EVIDENCE_ORIGINAL = "evidence.original"  # audited read of the decrypted original
     EVIDENCE_SHRED = "evidence.shred"  # destroy the data key (erasure, PII expiry)
+    TRUST_PROFILE_READ = "trust.profile_read"  # a user's flags with their reasons (one call)
+    TRUST_VIEW = "trust.view"  # trust pages, risk history, verification cases, the queues
+    TRUST_EDIT = "trust.edit"  # profile inputs, risk score, new-account and risk holds
+    TRUST_VERIFY_OPEN = "trust.verify_open"  # open a verification case
 
 
 MATRIX: dict[Perm, frozenset[Role]] = {
@@ -82,6 +86,24 @@ MATRIX: dict[Perm, frozenset[Role]] = {
     # needs a reason code and is audited.
     Perm.EVIDENCE_ORIGINAL: frozenset({Role.LEGAL, Role.ADMIN}),
     Perm.EVIDENCE_SHRED: frozenset({Role.LEGAL, Role.ADMIN}),
+    # Trust profiles (DESIGN 9.3). The platform reads a user's eligibility flags before it lets
+    # them book, toggle NSFW or be paid: its machine identity reads them, and every member of
+    # staff does (the flags and their reasons are what support explains to users).
+    Perm.TRUST_PROFILE_READ: STAFF | {Role.PLATFORM},
+    # The rest of the trust picture (risk history, verification cases, queues) is staff's own.
+    Perm.TRUST_VIEW: STAFF,
+    # Inputs that gate payouts and instant booking: the staff who work T&S and support
+    # (analyst, support), operations and admins; not read-only viewers, and not legal, whose
+    # work is holds and evidence, not eligibility.
+    Perm.TRUST_EDIT: frozenset({Role.ANALYST, Role.SUPPORT, Role.OPS, Role.ADMIN}),
+    # The platform starts a verification when a user begins one in its app; staff may start
+    # one too (a re-check asked for by a case).
+    Perm.TRUST_VERIFY_OPEN: frozenset({Role.PLATFORM, Role.ANALYST, Role.SUPPORT, Role.OPS,
+                                       Role.ADMIN}),
+    # Deciding a verification (and filing an appeal, which opens a case) is a person's
+    # judgement: never the platform's; vendors' results arrive through their webhooks, which
+    # Casefile applies as itself.
+    Perm.TRUST_VERIFY: frozenset({Role.ANALYST, Role.SUPPORT, Role.OPS, Role.ADMIN}),
 }
 
 assert set(MATRIX) == set(Perm), "every permission needs a row in the matrix"

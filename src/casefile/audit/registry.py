@@ -100,6 +100,28 @@ _ACTIONS = [
                Risk.HIGH, "evidence", system_reason="INTEGRITY_CHECK"),
     ActionType("EVIDENCE_SHREDDED", "Evidence was crypto-shredded (its data key destroyed)",
                Risk.HIGH, "evidence", system_reason="PII_EXPIRY"),
+    # Trust profiles (DESIGN 9.3): resource "user:usr_…", the platform user the profile is of
+    ActionType("TRUST_PROFILE_CREATED", "A user's trust profile was created with its defaults",
+               Risk.LOW, "user", system_reason="TRUST_PROFILE_DEFAULTS"),
+    ActionType("TRUST_PROFILE_UPDATED", "A trust profile's inputs or statuses changed (its "
+               "eligibility flags recomputed)", Risk.MEDIUM, "user",
+               system_reason="TRUST_SIGNAL"),
+    ActionType("TRUST_RISK_SCORE_SET", "A user's risk score was set", Risk.MEDIUM, "user",
+               system_reason="TRUST_SIGNAL"),
+    ActionType("TRUST_HOLD_SET", "A new-account or risk hold was put on a user", Risk.HIGH,
+               "user", system_reason="TRUST_SIGNAL"),
+    ActionType("TRUST_HOLD_CLEARED", "A user's new-account or risk hold was cleared", Risk.HIGH,
+               "user", system_reason="TRUST_SIGNAL"),
+    # Verification cases (DESIGN 9.3): resource "verification:vrf_…"
+    ActionType("VERIFICATION_CASE_OPENED", "A verification case was opened", Risk.LOW,
+               "verification", system_reason="TRUST_SIGNAL"),
+    ActionType("VERIFICATION_CASE_TRANSITIONED", "A verification case moved to another state",
+               Risk.MEDIUM, "verification", system_reason="TRUST_SIGNAL"),
+    ActionType("VERIFICATION_CASE_APPEALED", "A verification decision was appealed",
+               Risk.MEDIUM, "verification"),
+    ActionType("VERIFICATION_PII_EXPIRED", "A verification case's PII was shredded and blanked "
+               "at the end of its retention", Risk.MEDIUM, "verification",
+               system_reason="PII_EXPIRY"),
     # The ledger itself
     ActionType("AUDIT_ENTRY_VIEWED", "An audit entry was read in full", Risk.LOW, "audit"),
 ]
@@ -128,6 +150,8 @@ SYSTEM_REASONS: dict[str, str] = {
     "EVIDENCE_INTAKE": "Evidence arrived through an integration (a vendor webhook)",
     "INTEGRITY_CHECK": "Casefile found stored data that does not match what it wrote",
     "PII_EXPIRY": "Personal data reached the end of its retention period",
+    "TRUST_PROFILE_DEFAULTS": "A trust profile was created with its defaults on first use",
+    "TRUST_SIGNAL": "The platform or a verification vendor reported a trust signal",
 }
 assert all(a.system_reason in SYSTEM_REASONS for a in _ACTIONS if a.system_reason), \
     "a system reason must be declared in SYSTEM_REASONS"

@@ -7,6 +7,7 @@ PREFIXES = frozenset({
     "stf", "tok", "ckp",  # staff users, API tokens, ledger checkpoints
     "apr", "imp", "cmd",  # four-eyes approvals, impersonations, outbox commands
     "evb",  # evidence blobs (DESIGN 2)
+    "vrf",  # verification cases (DESIGN 2, 9.3)
 })
 
 
@@ -87,3 +88,7 @@ def new_cmd_id() -> str:
 
 def new_evb_id() -> str:
     return new_id("evb")
+
+
+def new_vrf_id() -> str:
+    return new_id("vrf")

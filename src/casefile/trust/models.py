@@ -1,0 +1,188 @@
+"""Trust profiles and verification cases (TD-596.3's UserTrust and VerificationCase; DESIGN 9.3).
+
+Nothing here is deleted by a cascade (DESIGN 9.1): every link PROTECTs.
+"""
+
+from django.db import models
+from django.db.models import Q
+
+from casefile.core import ids
+from casefile.platform.models import PlatformUser
+from casefile.trust.policy import (
+    BgStatus,
+    HoldType,
+    IdvStatus,
+    SafeMode,
+    VerificationState,
+    VerificationType,
+)
+
+
+def _no_reasons() -> list:
+    return []
+
+
+class TrustProfile(models.Model):
+    """One per platform user: every seed flag as a column. The three `*_eligible` flags are
+    derived from the others by `trust.policy.RULES` (never set by hand), each stored with the
+    reasons it is false, in the same transaction as the input that changed them."""
+
+    user = models.OneToOneField(PlatformUser, primary_key=True,
+                                on_delete=models.PROTECT, related_name="trust_profile")
+    is_18plus_attested = models.BooleanField(default=False)
+    idv_status = models.CharField(max_length=20, choices=IdvStatus.choices,
+                                  default=IdvStatus.NONE)
+    idv_vendor = models.CharField(max_length=40, blank=True, default="")
+    bg_status = models.CharField(max_length=20, choices=BgStatus.choices, default=BgStatus.NONE)
+    bg_vendor = models.CharField(max_length=40, blank=True, default="")
+    # The seed's social.verified{ig,yt,tt}
+    social_ig_verified = models.BooleanField(default=False)
+    social_yt_verified = models.BooleanField(default=False)
+    social_tt_verified = models.BooleanField(default=False)
+    studio_verified = models.BooleanField(default=False)
+    safe_mode_preference = models.CharField(max_length=20, choices=SafeMode.choices,
+                                            default=SafeMode.DEFAULT_ON)
+    risk_score = models.PositiveSmallIntegerField(default=0)  # 0–100; history in RiskScoreChange
+    # Strike inputs: 0 until the strike ledger (DESIGN 9.4) derives them.
+    strikes_active_count = models.PositiveIntegerField(default=0)
+    strike_points_active = models.PositiveIntegerField(default=0)
+    adult_strike_active = models.BooleanField(default=False)  # under an adult-content policy
+    hold_type = models.CharField(max_length=20, choices=HoldType.choices, default=HoldType.NONE)
+    hold_since = models.DateTimeField(null=True, blank=True)
+    # Derived (trust.policy.RULES), each with [{code, message}] saying why it is false.
+    instant_book_eligible = models.BooleanField(default=False)
+    instant_book_reasons = models.JSONField(default=_no_reasons)
+    nsfw_toggle_eligible = models.BooleanField(default=False)
+    nsfw_toggle_reasons = models.JSONField(default=_no_reasons)
+    payouts_eligible = models.BooleanField(default=False)
+    payouts_reasons = models.JSONField(default=_no_reasons)
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        db_table = "trust_profile"
+        constraints = [
+            models.CheckConstraint(condition=Q(risk_score__gte=0, risk_score__lte=100),
+                                   name="trust_risk_score_0_to_100"),
+            models.CheckConstraint(condition=Q(idv_status__in=IdvStatus.values),
+                                   name="trust_idv_status_known"),
+            models.CheckConstraint(condition=Q(bg_status__in=BgStatus.values),
+                                   name="trust_bg_status_known"),
+            models.CheckConstraint(condition=Q(hold_type__in=HoldType.values),
+                                   name="trust_hold_type_known"),
+            models.CheckConstraint(condition=Q(safe_mode_preference__in=SafeMode.values),
+                                   name="trust_safe_mode_known"),
+        ]
+        # The seed's GSIs, each the order of its queue (trust.selectors.QUEUES).
+        indexes = [
+            models.Index(fields=["idv_status", "updated_at", "user"], name="trust_idv_queue"),
+            models.Index(fields=["bg_status", "updated_at", "user"], name="trust_bg_queue"),
+            models.Index(fields=["risk_score", "user"], name="trust_risk_queue"),
+            models.Index(fields=["hold_type"], name="trust_hold"),
+        ]
+
+    def __str__(self) -> str:
+        return f"trust profile of {self.user_id}"
+
+    @property
+    def social_verified(self) -> dict[str, bool]:
+        return {"ig": self.social_ig_verified, "yt": self.social_yt_verified,
+                "tt": self.social_tt_verified}
+
+
+class RiskScoreChange(models.Model):
+    """One row per risk score set: append-only (nothing updates or deletes these)."""
+
+    profile = models.ForeignKey(TrustProfile, on_delete=models.PROTECT,
+                                related_name="risk_history")
+    score = models.PositiveSmallIntegerField()
+    previous = models.PositiveSmallIntegerField()
+    source = models.CharField(max_length=60)  # "staff", "platform", a vendor or model name
+    reason = models.CharField(max_length=500, blank=True, default="")
+    actor_id = models.CharField(max_length=40)  # stf_… or "system"
+    audit_entry_id = models.CharField(max_length=40)
+    at = models.DateTimeField()
+
+    class Meta:
+        db_table = "trust_risk_score_change"
+        indexes = [models.Index(fields=["profile", "-at"], name="trust_risk_history")]
+
+    def __str__(self) -> str:
+        return f"{self.profile_id}: {self.previous} → {self.score}"
+
+
+class VerificationCase(models.Model):
+    """An identity, background, studio or reference verification (TD-596.3)."""
+
+    id = models.CharField(primary_key=True, max_length=40, default=ids.new_vrf_id,
+                          editable=False)
+    user = models.ForeignKey(PlatformUser, on_delete=models.PROTECT,
+                             related_name="verification_cases")
+    type = models.CharField(max_length=20, choices=VerificationType.choices)
+    state = models.CharField(max_length=20, choices=VerificationState.choices,
+                             default=VerificationState.CREATED)
+    vendor = models.CharField(max_length=40, blank=True, default="")
+    # NULL when there is none, so that the uniqueness with the vendor holds only when set.
+    vendor_session_id = models.CharField(max_length=200, null=True, blank=True)  # noqa: DJ001
+    decision = models.CharField(max_length=60, blank=True, default="")
+    decided_at = models.DateTimeField(null=True, blank=True)
+    evidence_refs = models.JSONField(default=_no_reasons)  # ["evb_…"]
+    expires_at = models.DateTimeField(null=True, blank=True)  # decision + VERIFICATION_PII_DAYS
+    appeal_ref = models.CharField(max_length=40, blank=True, default="")  # cas_… (kind appeal)
+    last_vendor_event_at = models.DateTimeField(null=True, blank=True)
+    # PII captured from the vendor or staff: blanked at expiry (the ledger keeps only digests).
+    subject_name = models.CharField(max_length=200, blank=True, default="")
+    subject_dob = models.DateField(null=True, blank=True)
+    document_country = models.CharField(max_length=2, blank=True, default="")
+    document_last4 = models.CharField(max_length=4, blank=True, default="")
+    pii_expired_at = models.DateTimeField(null=True, blank=True)
+    # The profile's status for this type when the case opened (restored if it is canceled).
+    prior_status = models.CharField(max_length=20, blank=True, default="")
+    opened_by = models.CharField(max_length=60)  # stf_… (staff or the platform's identity), system
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+
+    PII_FIELDS = ("subject_name", "subject_dob", "document_country", "document_last4")
+    AUDIT_DIGESTED = PII_FIELDS
+
+    class Meta:
+        db_table = "trust_verification_case"
+        constraints = [
+            models.UniqueConstraint(fields=["vendor", "vendor_session_id"],
+                                    condition=Q(vendor_session_id__isnull=False),
+                                    name="verification_vendor_session_unique"),
+            models.CheckConstraint(condition=Q(type__in=VerificationType.values),
+                                   name="verification_type_known"),
+            models.CheckConstraint(condition=Q(state__in=VerificationState.values),
+                                   name="verification_state_known"),
+        ]
+        indexes = [
+            models.Index(fields=["user", "-created_at"], name="verification_user"),
+            models.Index(fields=["state", "-created_at", "-id"], name="verification_state"),
+            models.Index(fields=["-created_at", "-id"], name="verification_created"),
+            models.Index(fields=["expires_at"], name="verification_expiry"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.id} {self.type} ({self.state})"
+
+
+class VerificationStateChange(models.Model):
+    """A verification case's timeline: kept when its PII expires."""
+
+    case = models.ForeignKey(VerificationCase, on_delete=models.PROTECT, related_name="changes")
+    from_state = models.CharField(max_length=20, blank=True, default="")  # "" when opened
+    to_state = models.CharField(max_length=20)
+    decision = models.CharField(max_length=60, blank=True, default="")
+    actor_id = models.CharField(max_length=60)  # stf_… or "system"
+    reason_code = models.CharField(max_length=64, blank=True, default="")
+    vendor_event_at = models.DateTimeField(null=True, blank=True)
+    audit_entry_id = models.CharField(max_length=40)
+    at = models.DateTimeField()
+
+    class Meta:
+        db_table = "trust_verification_change"
+        indexes = [models.Index(fields=["case", "at"], name="verification_change_case")]
+
+    def __str__(self) -> str:
+        return f"{self.case_id}: {self.from_state or '∅'} → {self.to_state}"
