@@ -47,6 +47,7 @@ class Perm(StrEnum):
     TRUST_VIEW = "trust.view"  # trust pages, risk history, verification cases, the queues
     TRUST_EDIT = "trust.edit"  # profile inputs, risk score, new-account and risk holds
     TRUST_VERIFY_OPEN = "trust.verify_open"  # open a verification case
+    TRUST_VERIFY = "trust.verify"  # move a verification case (decide it), file an appeal
 
 
 MATRIX: dict[Perm, frozenset[Role]] = {
