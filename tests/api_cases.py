@@ -84,3 +84,72 @@ EVIDENCE_ENDPOINTS = [
     Endpoint("POST", "/api/v1/evidence/{blob_id}/shred", Perm.EVIDENCE_SHRED, params=_blob_ref,
              body={"reason_code": "CUSTOMER_REQUEST"}, audit=("EVIDENCE_SHREDDED",)),
 ]
+
+
+# --- trust profiles and verification (tests/trust) ----------------------------------------------
+def _trust_user(user=None, **inputs) -> dict[str, str]:
+    """A platform user with a trust profile (made before the request: its creation is recorded
+    by Casefile itself, not by the caller)."""
+    from tests.trust.helpers import profile
+
+    return {"user_id": profile(**inputs).user_id}
+
+
+def _on_hold(user=None) -> dict[str, str]:
+    from casefile.trust import services
+    from tests.trust.helpers import analyst
+
+    params = _trust_user()
+    services.trust_hold_set(actor=analyst(), user_id=params["user_id"], hold_type="risk",
+                            reason_code="FRAUD_SIGNAL")
+    return params
+
+
+def _verification(state: str = "in_review"):
+    def build(user=None) -> dict[str, str]:
+        from tests.trust.helpers import verification
+
+        return {"case_id": verification("idv", state).id}
+
+    return build
+
+
+TRUST_ENDPOINTS = [
+    Endpoint("GET", "/api/v1/trust/profiles/{user_id}", Perm.TRUST_PROFILE_READ,
+             params=_trust_user),
+    Endpoint("PATCH", "/api/v1/trust/profiles/{user_id}", Perm.TRUST_EDIT, params=_trust_user,
+             body={"is_18plus_attested": True, "reason_code": "CUSTOMER_REQUEST"},
+             audit=("TRUST_PROFILE_UPDATED",)),
+    Endpoint("GET", "/api/v1/trust/profiles/{user_id}/risk", Perm.TRUST_VIEW,
+             params=_trust_user),
+    Endpoint("POST", "/api/v1/trust/profiles/{user_id}/risk", Perm.TRUST_EDIT,
+             params=_trust_user, body={"score": 80, "reason_code": "FRAUD_SIGNAL"},
+             audit=("TRUST_RISK_SCORE_SET",)),
+    Endpoint("POST", "/api/v1/trust/profiles/{user_id}/hold", Perm.TRUST_EDIT,
+             params=_trust_user, body={"hold_type": "new_acct", "reason_code": "FRAUD_SIGNAL"},
+             audit=("TRUST_HOLD_SET",)),
+    Endpoint("DELETE", "/api/v1/trust/profiles/{user_id}/hold?reason_code=FRAUD_SIGNAL",
+             Perm.TRUST_EDIT, params=_on_hold, audit=("TRUST_HOLD_CLEARED",)),
+    Endpoint("GET", "/api/v1/trust/queues/{name}", Perm.TRUST_VIEW,
+             params=lambda user: {"name": "idv"}),
+    Endpoint("GET", "/api/v1/trust/verifications", Perm.TRUST_VIEW),
+    # The profile follows the case (idv none → pending): its entry is the opener's too.
+    Endpoint("POST", "/api/v1/trust/verifications", Perm.TRUST_VERIFY_OPEN, ok=201,
+             params=_trust_user,
+             body=lambda p: {"user_id": p["user_id"], "type": "idv", "vendor": "persona",
+                             "reason_code": "CUSTOMER_REQUEST"},
+             audit=("VERIFICATION_CASE_OPENED", "TRUST_PROFILE_UPDATED")),
+    Endpoint("GET", "/api/v1/trust/verifications/{case_id}", Perm.TRUST_VIEW,
+             params=_verification()),
+    Endpoint("GET", "/api/v1/trust/verifications/{case_id}/timeline", Perm.TRUST_VIEW,
+             params=_verification()),
+    # Passing moves the profile's idv_status (pending → passed): two entries, one command.
+    Endpoint("POST", "/api/v1/trust/verifications/{case_id}/transition", Perm.TRUST_VERIFY,
+             params=_verification(), body={"to": "passed", "reason_code": "INVESTIGATION"},
+             audit=("VERIFICATION_CASE_TRANSITIONED", "TRUST_PROFILE_UPDATED")),
+    # An appeal opens a case of kind appeal; the failed profile goes back to pending.
+    Endpoint("POST", "/api/v1/trust/verifications/{case_id}/appeal", Perm.TRUST_VERIFY, ok=201,
+             params=_verification("failed"),
+             body={"note": "the document was valid", "reason_code": "CUSTOMER_REQUEST"},
+             audit=("CASE_CREATED", "VERIFICATION_CASE_APPEALED", "TRUST_PROFILE_UPDATED")),
+]

@@ -159,6 +159,7 @@ def mount_routers() -> None:
     from casefile.events.api import router as events_router
     from casefile.evidence.api import router as evidence_router
     from casefile.platform.api import router as platform_router
+    from casefile.trust.api import router as trust_router
 
     api.add_router("", health_router)
     api.add_router("", accounts_router)
@@ -168,6 +169,7 @@ def mount_routers() -> None:
     api.add_router("/cases", cases_router)
     api.add_router("/platform", platform_router)
     api.add_router("/evidence", evidence_router)
+    api.add_router("/trust", trust_router)
 
 
 mount_routers()
