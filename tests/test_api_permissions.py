@@ -267,11 +267,16 @@ def _any_entry_id() -> str:
     return AuditEntry.objects.order_by("seq").values_list("id", flat=True).first()
 
 
+# Routes authenticated by something other than a staff token and role: a vendor's signature
+# over the body (tests/webhooks). No role opens them, so they have no row in the matrix.
+SIGNATURE_AUTHENTICATED = {"POST /api/v1/webhooks/{vendor}"}
+
+
 def test_every_route_is_declared():
     schema = api.get_openapi_schema()
     routes = {f"{m.upper()} {p}" for p, ops in schema["paths"].items() for m in ops}
     declared = {f"{e.method} {e.route.split('?')[0]}" for e in ENDPOINTS}
-    assert routes == declared
+    assert routes == declared | SIGNATURE_AUTHENTICATED
 
 
 @pytest.mark.django_db

@@ -72,6 +72,7 @@ INSTALLED_APPS = [
     "casefile.cases",
     "casefile.platform",
     "casefile.evidence",
+    "casefile.webhooks",
     "casefile.trust",
 ]
 
@@ -231,6 +232,14 @@ FINANCE_RISK_THRESHOLD = _env_int("FINANCE_RISK_THRESHOLD", 70)
 # A decided verification case's PII (its evidence, captured name and birth date) is
 # crypto-shredded and blanked this many days after the decision.
 VERIFICATION_PII_DAYS = _env_int("VERIFICATION_PII_DAYS", 30)
+
+# --- Vendor webhooks (docs/webhooks.md) ------------------------------------------------------
+# JSON {"vendor": ["secret", …]}: each vendor's webhook secrets (Checkr: its API key), every one
+# accepted, so a secret is rotated by listing the new one beside the old, then dropping the old.
+# A vendor with no secret is refused (404): an unsigned delivery is never accepted.
+WEBHOOK_SECRETS = json.loads(os.environ.get("WEBHOOK_SECRETS", "{}"))
+# Larger webhook bodies get 413 before their signature is checked (within MAX_REQUEST_BYTES).
+WEBHOOK_MAX_BYTES = _env_int("WEBHOOK_MAX_BYTES", 1024 * 1024)
 
 # --- Background work ------------------------------------------------------------------------
 # django-tasks with its database backend: no broker. At scale, an RQ/Redis backend is a settings

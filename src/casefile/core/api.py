@@ -160,6 +160,7 @@ def mount_routers() -> None:
     from casefile.evidence.api import router as evidence_router
     from casefile.platform.api import router as platform_router
     from casefile.trust.api import router as trust_router
+    from casefile.webhooks.api import router as webhooks_router
 
     api.add_router("", health_router)
     api.add_router("", accounts_router)
@@ -170,6 +171,7 @@ def mount_routers() -> None:
     api.add_router("/platform", platform_router)
     api.add_router("/evidence", evidence_router)
     api.add_router("/trust", trust_router)
+    api.add_router("/webhooks", webhooks_router)
 
 
 mount_routers()

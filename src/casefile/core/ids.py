@@ -7,6 +7,7 @@ PREFIXES = frozenset({
     "stf", "tok", "ckp",  # staff users, API tokens, ledger checkpoints
     "apr", "imp", "cmd",  # four-eyes approvals, impersonations, outbox commands
     "evb",  # evidence blobs (DESIGN 2)
+    "whd",  # vendor webhook deliveries (the webhook log)
     "vrf",  # verification cases (DESIGN 2, 9.3)
 })
 
@@ -92,3 +93,7 @@ def new_evb_id() -> str:
 
 def new_vrf_id() -> str:
     return new_id("vrf")
+
+
+def new_whd_id() -> str:
+    return new_id("whd")

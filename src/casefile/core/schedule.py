@@ -33,6 +33,7 @@ from casefile.platform.tasks import (
     outbox_deliver,
     suspensions_expire,
 )
+from casefile.trust.tasks import verification_pii_expire
 
 logger = logging.getLogger("casefile.worker")
 
@@ -62,6 +63,8 @@ PERIODIC: list[Periodic] = [
     Periodic(audit_ship, settings.AUDIT_SHIP_SECONDS),
     Periodic(audit_heartbeat, settings.AUDIT_CHECKPOINT_SECONDS),
     Periodic(events_purge, 3600),
+    # Verification PII past VERIFICATION_PII_DAYS: shredded and blanked (skipped under hold).
+    Periodic(verification_pii_expire, 3600),
     Periodic(task_results_prune, 3600),
     Periodic(login_failures_prune, 900),
     Periodic(sessions_prune, 3600),

@@ -1,0 +1,10 @@
+"""Background tasks: each wraps the service of the same name (no logic here)."""
+
+from django_tasks import task
+
+from casefile.trust import services
+
+
+@task()
+def verification_pii_expire() -> dict:
+    return services.verification_pii_expire().as_dict()

@@ -1,0 +1,21 @@
+"""The webhook log refuses UPDATE, DELETE (and, on PostgreSQL, TRUNCATE): DESIGN 9.1."""
+
+from django.db import migrations
+
+from casefile.webhooks.triggers import install_sql, uninstall_sql
+
+
+def install(apps, schema_editor):
+    for statement in install_sql(schema_editor.connection.vendor):
+        schema_editor.execute(statement, params=None)
+
+
+def uninstall(apps, schema_editor):
+    for statement in uninstall_sql(schema_editor.connection.vendor):
+        schema_editor.execute(statement, params=None)
+
+
+class Migration(migrations.Migration):
+    dependencies = [("webhooks", "0001_initial")]
+
+    operations = [migrations.RunPython(install, uninstall)]
