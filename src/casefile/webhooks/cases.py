@@ -16,6 +16,8 @@ if TYPE_CHECKING:
 # A webhook never walks a case through `appealed`: an appeal is a person's act (a case of kind
 # `appeal`), so a vendor reopening a decided case is logged `rejected` for staff to weigh.
 NEVER_THROUGH = frozenset({"appealed"})
+# The states that take a decision (the vendor's word: `approved`, `clear`, `declined`…).
+DECIDED = frozenset({"passed", "failed"})
 
 
 def case_for(vendor: str, session_id: str) -> VerificationCase | None:

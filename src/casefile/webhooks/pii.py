@@ -53,7 +53,7 @@ def _persona(body: dict[str, Any]) -> list[dict[str, Any]]:
     if not isinstance(payload, dict):
         return found
     base = ("data", "attributes", "payload")
-    resources = [(payload.get("data"), (*base, "data"))]
+    resources: list[tuple[Any, tuple[str | int, ...]]] = [(payload.get("data"), (*base, "data"))]
     included = payload.get("included")
     if isinstance(included, list):
         resources += [(item, (*base, "included", i)) for i, item in enumerate(included)]

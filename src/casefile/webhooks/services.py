@@ -218,6 +218,7 @@ def _accept(vendor: str, body: bytes, base: dict[str, Any], delivery: Delivery) 
             actor=actor_for(vendor), data=body, filename=f"{vendor}-{delivery_id}.json",
             content_type="application/json", pii_map=pii_map(vendor, delivery.raw),
             source=f"webhook:{vendor}", platform_user_id=cases.platform_user_id(case))
+        outcome: str
         if delivery.session_id and case is None:
             outcome, detail = Outcome.HELD_FOR_CASE, (
                 f"no verification case has {vendor} session {delivery.session_id} yet")
@@ -254,8 +255,11 @@ def _apply(vendor: str, case: Any, delivery: Delivery, evidence_id: str) -> tupl
         with transaction.atomic():
             for index, state in enumerate(steps):
                 final = index == len(steps) - 1
+                # The vendor's word is the decision of a decided case only (a `consider` that
+                # sends a case to review stays in the log).
+                decided = final and state in cases.DECIDED
                 case = cases.move(actor=actor, case=case, to=state,
-                                  decision=delivery.decision if final else None,
+                                  decision=delivery.decision if decided else None,
                                   evidence_ids=[evidence_id] if final else None,
                                   vendor_event_at=delivery.occurred_at)
     except AppError as exc:  # Conflict: the table refused; anything else the case refused
