@@ -72,6 +72,7 @@ INSTALLED_APPS = [
     "casefile.cases",
     "casefile.platform",
     "casefile.evidence",
+    "casefile.holds",
     "casefile.webhooks",
     "casefile.trust",
 ]

@@ -43,3 +43,11 @@ def upload(actor: Actor | None = None, *, data: bytes = TEXT,
         actor=actor, data=data, filename="report.txt",
         content_type=content_type, pii_map=TEXT_MAP if pii_map is None else pii_map,
         reason_code=None if actor.is_machine else "INVESTIGATION", **links)
+
+
+def place_hold(blob: EvidenceBlob, kind: str = "evidence", object_id: str | None = None):
+    """A legal hold over the blob (or `kind:object_id`), placed by legal through the service."""
+    from casefile.holds.services import legal_hold_place
+
+    return legal_hold_place(actor=staff(Role.LEGAL), kind=kind, object_id=object_id or blob.id,
+                            reason_code="LEGAL_REQUEST", ticket_ref="LIT-1")

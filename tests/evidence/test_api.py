@@ -12,7 +12,7 @@ from PIL import Image
 from casefile.accounts.roles import Role
 from casefile.audit.models import AuditEntry
 from casefile.evidence.models import EvidenceBlob
-from tests.evidence.helpers import JSON_DOC, TEXT, TEXT_MAP, png, upload
+from tests.evidence.helpers import JSON_DOC, TEXT, TEXT_MAP, place_hold, png, upload
 
 pytestmark = pytest.mark.django_db
 
@@ -126,7 +126,7 @@ def test_shred_then_the_original_is_refused_and_the_rest_remains(api_as):
 
 def test_shred_under_hold_is_409_naming_the_hold(api_as):
     blob = upload()
-    EvidenceBlob.objects.filter(pk=blob.pk).update(legal_hold=True)
+    place_hold(blob)
     response = api_as(Role.ADMIN).call("POST", f"/api/v1/evidence/{blob.id}/shred",
                                        {"reason_code": "CUSTOMER_REQUEST"})
     assert response.status_code == 409

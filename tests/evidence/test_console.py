@@ -12,7 +12,7 @@ from casefile.audit.models import AuditEntry
 from casefile.evidence import services
 from casefile.evidence.models import EvidenceBlob
 from tests.conftest import CommittingClient, make_staff
-from tests.evidence.helpers import TEXT, png, staff, upload
+from tests.evidence.helpers import TEXT, place_hold, png, staff, upload
 
 pytestmark = pytest.mark.django_db
 STAFF_ROLES = [Role.VIEWER, Role.ANALYST, Role.SUPPORT, Role.OPS, Role.LEGAL, Role.ADMIN]
@@ -91,7 +91,7 @@ def test_shred_preview_changes_nothing_then_apply_shreds():
 
 def test_a_held_blob_offers_no_shred_and_refuses_one():
     blob = upload()
-    EvidenceBlob.objects.filter(pk=blob.pk).update(legal_hold=True)
+    place_hold(blob)
     client = signed_in(Role.LEGAL)
     assert "cannot be shredded" in client.get(f"/evidence/{blob.id}/").content.decode()
     refused = client.post(f"/evidence/{blob.id}/shred/", {"reason_code": "CUSTOMER_REQUEST"},

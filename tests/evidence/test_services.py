@@ -20,7 +20,7 @@ from casefile.evidence import crypto, selectors, services
 from casefile.evidence.models import EvidenceBlob
 from casefile.storage import get_store
 from tests.cases.helpers import open_case
-from tests.evidence.helpers import TEXT, staff, upload
+from tests.evidence.helpers import TEXT, place_hold, staff, upload
 
 pytestmark = pytest.mark.django_db
 LEGAL = Role.LEGAL
@@ -224,7 +224,7 @@ def test_shred_by_pii_expiry_records_its_system_reason():
 
 def test_shred_is_refused_under_legal_hold_and_changes_nothing():
     blob = upload()
-    EvidenceBlob.objects.filter(pk=blob.pk).update(legal_hold=True)
+    place_hold(blob)
     with pytest.raises(Conflict, match="legal hold") as refused:
         services.evidence_shred(actor=staff(LEGAL), blob=blob, reason_code="CUSTOMER_REQUEST")
     assert refused.value.code == "legal_hold"

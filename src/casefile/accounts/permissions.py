@@ -43,6 +43,9 @@ class Perm(StrEnum):
     EVIDENCE_UPLOAD = "evidence.upload"
     EVIDENCE_ORIGINAL = "evidence.original"  # audited read of the decrypted original
     EVIDENCE_SHRED = "evidence.shred"  # destroy the data key (erasure, PII expiry)
+    HOLDS_VIEW = "holds.view"  # legal holds: the list, a hold's scope and history
+    HOLDS_PLACE = "holds.place"  # place a legal hold (DESIGN 9.1)
+    HOLDS_RELEASE = "holds.release"  # ask for, and approve, a hold's release (four-eyes)
     TRUST_PROFILE_READ = "trust.profile_read"  # a user's flags with their reasons (one call)
     TRUST_VIEW = "trust.view"  # trust pages, risk history, verification cases, the queues
     TRUST_EDIT = "trust.edit"  # profile inputs, risk score, new-account and risk holds
@@ -87,6 +90,16 @@ MATRIX: dict[Perm, frozenset[Role]] = {
     # needs a reason code and is audited.
     Perm.EVIDENCE_ORIGINAL: frozenset({Role.LEGAL, Role.ADMIN}),
     Perm.EVIDENCE_SHRED: frozenset({Role.LEGAL, Role.ADMIN}),
+    # Legal holds (DESIGN 9.1). Who works cases and evidence sees which holds stop a shred or a
+    # purge; read-only viewers do not (a hold names a legal matter).
+    Perm.HOLDS_VIEW: STAFF - {Role.VIEWER},
+    # Placing a hold only keeps data longer: support (TD-71's "Support/Legal") and legal may,
+    # and admins, who may have to preserve data in an incident before legal is reached.
+    Perm.HOLDS_PLACE: frozenset({Role.SUPPORT, Role.LEGAL, Role.ADMIN}),
+    # Releasing one lets data be shredded and purged again: legal only, and a second legal
+    # person approves (the four-eyes operation `legal_hold_release`). Not admin: a hold is a
+    # legal obligation, and two administrators must not be able to lift it between them.
+    Perm.HOLDS_RELEASE: frozenset({Role.LEGAL}),
     # Trust profiles (DESIGN 9.3). The platform reads a user's eligibility flags before it lets
     # them book, toggle NSFW or be paid: its machine identity reads them, and every member of
     # staff does (the flags and their reasons are what support explains to users).

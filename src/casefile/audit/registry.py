@@ -122,6 +122,12 @@ _ACTIONS = [
     ActionType("VERIFICATION_PII_EXPIRED", "A verification case's PII was shredded and blanked "
                "at the end of its retention", Risk.MEDIUM, "verification",
                system_reason="PII_EXPIRY"),
+    # Legal holds (DESIGN 9.1): resource "hold:hld_…"; the scope (`scope`, e.g. "evidence:evb_…")
+    # and the object-store keys it covers are in the metadata
+    ActionType("LEGAL_HOLD_PLACED", "A legal hold was placed (the store's hold set on its "
+               "objects)", Risk.MEDIUM, "hold"),
+    ActionType("LEGAL_HOLD_RELEASED", "A legal hold was released after a second person's "
+               "approval", Risk.HIGH, "hold"),
     # The ledger itself
     ActionType("AUDIT_ENTRY_VIEWED", "An audit entry was read in full", Risk.LOW, "audit"),
 ]

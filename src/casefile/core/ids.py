@@ -8,6 +8,7 @@ PREFIXES = frozenset({
     "apr", "imp", "cmd",  # four-eyes approvals, impersonations, outbox commands
     "evb",  # evidence blobs (DESIGN 2)
     "whd",  # vendor webhook deliveries (the webhook log)
+    "hld",  # legal holds (DESIGN 9.1)
     "vrf",  # verification cases (DESIGN 2, 9.3)
 })
 
@@ -93,6 +94,10 @@ def new_evb_id() -> str:
 
 def new_vrf_id() -> str:
     return new_id("vrf")
+
+
+def new_hld_id() -> str:
+    return new_id("hld")
 
 
 def new_whd_id() -> str:

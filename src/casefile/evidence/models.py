@@ -29,8 +29,6 @@ class EvidenceBlob(models.Model):
     redacted_key = models.CharField(max_length=300)
     redacted_sha256 = models.CharField(max_length=64)
     redacted_size = models.BigIntegerField()
-    # Replaced by LegalHold records later (evidence.holds); shredding is refused while set.
-    legal_hold = models.BooleanField(default=False)
     shredded_at = models.DateTimeField(null=True, blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
                                    on_delete=models.PROTECT, related_name="+")
@@ -64,6 +62,14 @@ class EvidenceBlob(models.Model):
     @property
     def is_shredded(self) -> bool:
         return self.shredded_at is not None
+
+    @property
+    def legal_hold(self) -> bool:
+        """Whether an active legal hold covers the blob (its own, its case's: evidence.holds);
+        shredding is refused while it does."""
+        from casefile.evidence.holds import held  # holds build on evidence
+
+        return held(self)
 
     @property
     def pii_kinds(self) -> list[str]:

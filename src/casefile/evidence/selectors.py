@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from casefile.audit.models import AuditEntry
 from casefile.core.errors import NotFound
@@ -31,7 +31,14 @@ def blobs(f: EvidenceFilter) -> QuerySet[EvidenceBlob]:
 
 
 def custody(blob: EvidenceBlob) -> list[AuditEntry]:
-    """Every ledger entry about the blob — upload, original reads, integrity failures, holds,
-    shred — oldest first. By resource and time (then id, a ULID), never by `seq`."""
-    return list(AuditEntry.objects.filter(resource=f"evidence:{blob.id}")
-                .order_by("created_at", "id"))
+    """Every ledger entry about the blob — upload, original reads, integrity failures, shred —
+    and the legal holds placed on it or on its case and their releases (resource `hold:…`,
+    the scope in their metadata: holds.selectors.entries_about), oldest first. By time (then
+    id, a ULID), never by `seq`."""
+    from casefile.holds.selectors import entries_about  # holds build on evidence
+
+    about = Q(resource=f"evidence:{blob.id}") | Q(pk__in=entries_about("evidence", blob.id)
+                                                   .values("pk"))
+    if blob.case_id:
+        about |= Q(pk__in=entries_about("case", blob.case_id).values("pk"))
+    return list(AuditEntry.objects.filter(about).order_by("created_at", "id"))

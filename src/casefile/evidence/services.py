@@ -111,9 +111,13 @@ def evidence_upload(*, actor: Actor, data: bytes, filename: str, content_type: s
     sealed = crypto.seal(data, blob_id=blob_id)
     original_key, redacted_key = f"evidence/{blob_id}/original", f"evidence/{blob_id}/redacted"
     retain_until = now() + timedelta(days=settings.EVIDENCE_RETENTION_DAYS)
+    # Evidence added to a case under legal hold is written held (holds.services: after the
+    # upload commits, the hold's scope is asked again, in case a hold was placed meanwhile).
+    under_hold = holds.case_held(case.id if case else None)
     store = get_store()
-    store.put(original_key, sealed.ciphertext, retain_until=retain_until)
-    store.put(redacted_key, redacted, retain_until=retain_until, content_type=content_type)
+    store.put(original_key, sealed.ciphertext, retain_until=retain_until, legal_hold=under_hold)
+    store.put(redacted_key, redacted, retain_until=retain_until, content_type=content_type,
+              legal_hold=under_hold)
 
     with transaction.atomic():
         blob = EvidenceBlob.objects.create(
@@ -127,7 +131,10 @@ def evidence_upload(*, actor: Actor, data: bytes, filename: str, content_type: s
         ledger.record(actor=actor, action="EVIDENCE_UPLOADED", resource=resource(blob),
                       reason_code=reason_code, ticket_ref=ticket_ref, before=None,
                       after=snapshot(blob), target_user_id=platform_user_id or None,
-                      metadata={"retain_until": isoformat(retain_until)})
+                      metadata={"retain_until": isoformat(retain_until),
+                                **({"legal_hold": True} if under_hold else {})})
+        if case is not None:
+            transaction.on_commit(lambda: holds.reassert(blob), robust=True)
     return blob
 
 

@@ -151,7 +151,7 @@ class CommandPageOut(Schema):
 
 class DoneOut(Schema):
     status: Literal["done"]
-    command_id: str
+    command_id: str | None  # None: an operation that tells the platform nothing (a hold release)
     before: dict[str, Any] | None
     after: dict[str, Any] | None
 
@@ -172,12 +172,13 @@ class EndedOut(Schema):
 
 
 def _outcome(outcome: services.Outcome):
-    if outcome.command is None:
+    if outcome.change is None:
         assert outcome.approval is not None
         return Status(202, {"status": "pending_approval",
                             "approval": ApprovalOut.of(outcome.approval)})
     change = outcome.change
-    return Status(200, {"status": "done", "command_id": outcome.command.id,
+    return Status(200, {"status": "done",
+                        "command_id": outcome.command.id if outcome.command else None,
                         "before": change.before if change else None,
                         "after": change.after if change else None})
 

@@ -25,6 +25,7 @@ from casefile.core.schemas import (
     JSON_SAFE_MAX,
     Bounded,
     CaseId,
+    IdOf,
     JsonObject,
     PlatformUserId,
     Schema,
@@ -75,6 +76,10 @@ class ImpersonationParams(OperationParams):
     minutes: Annotated[int, Field(ge=1)]  # at most IMPERSONATION_MAX_MINUTES, checked on use
 
 
+class HoldReleaseParams(OperationParams):
+    hold_id: Annotated[str, IdOf("hld")]
+
+
 class RefundParams(OperationParams):
     user_id: PlatformUserId
     order_id: Annotated[str, Bounded(60, min_length=1)]
@@ -92,6 +97,7 @@ class Change:
     command: dict[str, Any]
     tenant_id: str | None = None
     user_id: str | None = None
+    metadata: dict[str, Any] | None = None  # more for the entry's metadata
 
 
 @dataclass(frozen=True)
@@ -99,7 +105,7 @@ class Operation:
     name: str
     action: str  # audit registry key
     perm: Perm
-    command: str  # the outbox command's type
+    command: str | None  # the outbox command's type; None: nothing to tell the platform
     params: type[OperationParams]
     apply: Callable[[Actor, Any, dict[str, Any]], Change]
     needs_approval: Callable[[Any], bool] = lambda params: False
@@ -209,6 +215,17 @@ def _apply_refund(actor: Actor, params: RefundParams, meta) -> Change:
                   tenant_id=user.tenant_id, user_id=user.id)
 
 
+def _apply_hold_release(actor: Actor, params: HoldReleaseParams, meta) -> Change:
+    """A legal hold is Casefile's own record: nothing to tell the platform (DESIGN 9.1)."""
+    from casefile.holds.services import legal_hold_release_apply  # holds build on platform
+
+    return legal_hold_release_apply(actor=actor, hold_id=params.hold_id, meta=meta)
+
+
+def _always(params: OperationParams) -> bool:
+    return True
+
+
 def _credit_needs_approval(params: CreditParams) -> bool:
     return params.amount_cents > settings.FOUR_EYES_CREDIT_CENTS
 
@@ -232,6 +249,10 @@ OPERATIONS: dict[str, Operation] = {op.name: op for op in [
               "user.impersonation.start", ImpersonationParams, _apply_impersonation),
     Operation("order_refund", "BILLING_REFUND", Perm.BILLING_REFUND, "order.refund",
               RefundParams, _apply_refund, _refund_needs_approval),
+    # Releasing a legal hold lets its data be shredded and purged again: always a second legal
+    # person's approval (holds.release is legal's alone; docs/holds.md).
+    Operation("legal_hold_release", "LEGAL_HOLD_RELEASED", Perm.HOLDS_RELEASE, None,
+              HoldReleaseParams, _apply_hold_release, _always),
 ]}
 
 

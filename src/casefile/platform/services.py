@@ -146,13 +146,15 @@ def operation_apply(*, actor: Actor, operation: str, params: dict[str, Any],
                     reason_code: str | None, ticket_ref: str | None = None,
                     approval: Approval | None = None, approver: Actor | None = None) -> Outcome:
     """Change, audit, command — now, without asking for approval: for `operation_request`,
-    for an approved request (`approval`, decided by `approver`), and for Casefile's own jobs."""
+    for an approved request (`approval`, decided by `approver`), and for Casefile's own jobs.
+    An operation without a command (`Operation.command` None) tells the platform nothing."""
     op = operation_named(operation)
     actor.require(op.perm)
     parsed = op.parse(params)
     with transaction.atomic():
-        change = op.apply(actor, parsed, {"reason_code": reason_code, "ticket_ref": ticket_ref})
-        metadata: dict[str, Any] = {"operation": op.name}
+        change = op.apply(actor, parsed, {"reason_code": reason_code, "ticket_ref": ticket_ref,
+                                          "approval": approval, "approver": approver})
+        metadata: dict[str, Any] = {"operation": op.name, **(change.metadata or {})}
         if parsed.case_id:
             metadata["case_id"] = parsed.case_id
         if approval is not None and approver is not None:
@@ -164,6 +166,8 @@ def operation_apply(*, actor: Actor, operation: str, params: dict[str, Any],
                               before=change.before, after=change.after,
                               target_tenant_id=change.tenant_id, target_user_id=change.user_id,
                               metadata=metadata)
+        if op.command is None:
+            return Outcome(change=change)
         moment = now()
         payload = {**change.command, "audit_entry_id": entry.id,
                    "reason_code": entry.reason_code}
