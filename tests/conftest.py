@@ -13,14 +13,15 @@ from casefile.accounts.roles import Role
 from casefile.audit import ledger
 from casefile.audit.actor import Actor
 from casefile.audit.triggers import APPEND_ONLY_TABLES, install_sql, uninstall_sql
+from casefile.holds import triggers as hold_triggers
 from casefile.webhooks import triggers as webhook_triggers
 from tests.storage_fixtures import *  # noqa: F401,F403
 
 
 def _flush_past_triggers(original):
-    """Transactional tests end with a flush (TRUNCATE/DELETE), which the ledger's and the
-    webhook log's triggers refuse. The test database's owner lifts them for the flush, like a
-    DBA would."""
+    """Transactional tests end with a flush (TRUNCATE/DELETE), which the ledger's, the
+    webhook log's and the legal holds' triggers refuse. The test database's owner lifts them
+    for the flush, like a DBA would."""
 
     def sql_flush(self, style, tables, *, reset_sequences=False, allow_cascade=False):
         statements = original(self, style, tables, reset_sequences=reset_sequences,
@@ -29,7 +30,10 @@ def _flush_past_triggers(original):
         for guarded, install, uninstall in ((APPEND_ONLY_TABLES, install_sql, uninstall_sql),
                                             (webhook_triggers.APPEND_ONLY_TABLES,
                                              webhook_triggers.install_sql,
-                                             webhook_triggers.uninstall_sql)):
+                                             webhook_triggers.uninstall_sql),
+                                            (hold_triggers.APPEND_ONLY_TABLES,
+                                             hold_triggers.install_sql,
+                                             hold_triggers.uninstall_sql)):
             if set(guarded) & set(tables):
                 statements = [*uninstall(vendor), *statements, *install(vendor)]
         return statements
