@@ -349,6 +349,10 @@ def verification_case_open(*, actor: Actor, user_id: str, type: str,  # noqa: A0
                               after=snapshot(case), target_user_id=user_id)
         _log_change(case, actor, "", reason_code, entry)
         _follow(actor, case, reason_code, entry)
+        if session:  # deliveries its vendor sent before the case existed (docs/webhooks.md)
+            from casefile.webhooks.services import webhook_deliveries_apply_held
+
+            webhook_deliveries_apply_held(case=case)
     return case
 
 

@@ -278,9 +278,10 @@ def held_deliveries(vendor: str, session_id: str):
 
 def webhook_deliveries_apply_held(*, case: Any) -> list[WebhookResolution]:
     """Apply what was held for `case`'s vendor session, oldest (vendor time) first, each
-    resolved by a `WebhookResolution` row with its outcome. Called by the trust app when it
-    opens a case with a vendor session, inside that transaction (nothing applies if the opening
-    rolls back), and by the periodic sweep for a case opened while a delivery was in flight."""
+    resolved by a `WebhookResolution` row with its outcome; `case` is then refreshed. Called by
+    the trust app when it opens a case with a vendor session, inside that transaction (nothing
+    applies if the opening rolls back), and by the periodic sweep for a case opened while a
+    delivery was in flight."""
     if not case.vendor or not case.vendor_session_id:
         return []
     resolved = []
@@ -302,6 +303,7 @@ def webhook_deliveries_apply_held(*, case: Any) -> list[WebhookResolution]:
             resolved.append(WebhookResolution.objects.create(
                 delivery=row, resolved_at=now(), outcome=outcome,
                 verification_case_id=locked.pk, detail=_clip(detail, 500)))
+    case.refresh_from_db()
     return resolved
 
 
