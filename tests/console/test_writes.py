@@ -19,6 +19,7 @@ from casefile.audit.actor import Actor
 from casefile.audit.models import AuditEntry
 from casefile.events.models import Event
 from casefile.platform import services as platform
+from casefile.trust import services as trust
 from tests.cases.helpers import open_case
 from tests.conftest import CLI, make_staff
 from tests.conftest import CommittingClient as Client
@@ -111,6 +112,29 @@ WRITES: dict[str, Write] = {
                                Perm.EVIDENCE_ORIGINAL, "EVIDENCE_ORIGINAL_VIEWED"),
     "evidence shred": Write(lambda w: f"/evidence/{w['blob'].id}/shred/", lambda w: REASON,
                             Perm.EVIDENCE_SHRED, "EVIDENCE_SHREDDED"),
+    "trust profile": Write(lambda w: f"/trust/users/{w['trust_user']}/profile/",
+                           lambda w: {"is_18plus_attested": "true", **REASON}, Perm.TRUST_EDIT,
+                           "TRUST_PROFILE_UPDATED"),
+    "trust risk": Write(lambda w: f"/trust/users/{w['trust_user']}/risk/",
+                        lambda w: {"score": "75", "reason": "chargebacks", **REASON},
+                        Perm.TRUST_EDIT, "TRUST_RISK_SCORE_SET"),
+    "trust hold": Write(lambda w: f"/trust/users/{w['trust_user']}/hold/",
+                        lambda w: {"hold_type": "risk", **REASON}, Perm.TRUST_EDIT,
+                        "TRUST_HOLD_SET"),
+    "trust hold clear": Write(lambda w: f"/trust/users/{w['held_user']}/hold/clear/",
+                              lambda w: REASON, Perm.TRUST_EDIT, "TRUST_HOLD_CLEARED"),
+    "verification open": Write(lambda w: f"/trust/users/{w['trust_user']}/verifications/",
+                               lambda w: {"type": "idv", "vendor": "persona", **REASON},
+                               Perm.TRUST_VERIFY_OPEN,
+                               ("VERIFICATION_CASE_OPENED", "TRUST_PROFILE_UPDATED")),
+    "verification move": Write(lambda w: f"/trust/verifications/{w['verification'].id}/move/",
+                               lambda w: {"to": "passed", **REASON}, Perm.TRUST_VERIFY,
+                               ("VERIFICATION_CASE_TRANSITIONED", "TRUST_PROFILE_UPDATED")),
+    "verification appeal": Write(lambda w: f"/trust/verifications/{w['decided'].id}/appeal/",
+                                 lambda w: {"note": "the document was valid", **REASON},
+                                 Perm.TRUST_VERIFY,
+                                 ("CASE_CREATED", "VERIFICATION_CASE_APPEALED",
+                                  "TRUST_PROFILE_UPDATED")),
     "approval decide": Write(lambda w: f"/platform/approvals/{w['approval'].id}/",
                              lambda w: {"decision": "reject", **REASON}, Perm.BILLING_CREDIT,
                              "APPROVAL_DECIDED"),
@@ -130,8 +154,15 @@ def world(settings):
         params={"tenant_id": "ten_acme", "amount_cents": 5000}).approval
     blob = upload_evidence(CLI, data=b"Alice called", pii_map=[{"kind": "name",
                                                                   "locator": [0, 5]}])
+    from tests.trust.helpers import analyst, profile, verification
+
+    held = profile().user_id
+    trust.trust_hold_set(actor=analyst(), user_id=held, hold_type="new_acct",
+                         reason_code="FRAUD_SIGNAL")
     return {"case": open_case(title="Spam"), "event": Event.objects.get(), "approval": approval,
-            "blob": blob}
+            "blob": blob, "trust_user": profile().user_id, "held_user": held,
+            "verification": verification("idv", "in_review"),
+            "decided": verification("idv", "failed")}
 
 
 @pytest.mark.parametrize("role", ROLES)
