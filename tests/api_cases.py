@@ -86,6 +86,51 @@ EVIDENCE_ENDPOINTS = [
 ]
 
 
+# --- legal holds (tests/holds) ------------------------------------------------------------------
+def _hold_ref(user=None) -> dict[str, str]:
+    """An active hold on a fresh blob, placed by another legal person."""
+    from casefile.accounts.roles import Role
+    from casefile.audit.actor import Actor
+    from casefile.holds import services
+    from tests.conftest import make_staff
+
+    blob_id = _blob_ref()["blob_id"]
+    hold = services.legal_hold_place(actor=Actor.staff(make_staff(Role.LEGAL)), kind="evidence",
+                                     object_id=blob_id, reason_code="LEGAL_REQUEST")
+    return {"hold_id": hold.id, "blob_id": blob_id}
+
+
+def _pending_release(user=None) -> dict[str, str]:
+    """A release of a hold asked for by another legal person, awaiting approval."""
+    from casefile.accounts.roles import Role
+    from casefile.audit.actor import Actor
+    from casefile.holds import selectors, services
+    from tests.conftest import make_staff
+
+    hold = selectors.hold_get(_hold_ref()["hold_id"])
+    approval = services.legal_hold_release_request(
+        actor=Actor.staff(make_staff(Role.LEGAL)), hold=hold, reason_code="LEGAL_REQUEST")
+    return {"approval_id": approval.id}
+
+
+HOLD_ENDPOINTS = [
+    Endpoint("GET", "/api/v1/holds", Perm.HOLDS_VIEW),
+    Endpoint("POST", "/api/v1/holds", Perm.HOLDS_PLACE, ok=201, params=_blob_ref,
+             body=lambda p: {"kind": "evidence", "object_id": p["blob_id"],
+                             "reason_code": "LEGAL_REQUEST", "ticket_ref": "LIT-1"},
+             audit=("LEGAL_HOLD_PLACED",)),
+    Endpoint("GET", "/api/v1/holds/{hold_id}", Perm.HOLDS_VIEW, params=_hold_ref),
+    Endpoint("POST", "/api/v1/holds/{hold_id}/release", Perm.HOLDS_RELEASE, ok=202,
+             params=_hold_ref, body={"reason_code": "LEGAL_REQUEST"},
+             audit=("APPROVAL_REQUESTED",)),
+    # The approvals route again, for a hold's release: only legal decides it; approving writes
+    # the decision (the approver's) and the release (the requester's, naming the approver).
+    Endpoint("POST", "/api/v1/platform/approvals/{approval_id}/approve", Perm.HOLDS_RELEASE,
+             params=_pending_release, body={"reason_code": "LEGAL_REQUEST"},
+             audit=("APPROVAL_DECIDED", "LEGAL_HOLD_RELEASED")),
+]
+
+
 # --- trust profiles and verification (tests/trust) ----------------------------------------------
 def _trust_user(user=None, **inputs) -> dict[str, str]:
     """A platform user with a trust profile (made before the request: its creation is recorded

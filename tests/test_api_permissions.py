@@ -8,7 +8,7 @@ from casefile.audit import ledger
 from casefile.audit.actor import Actor
 from casefile.audit.models import AuditEntry
 from casefile.core.api import api
-from tests.api_cases import EVIDENCE_ENDPOINTS, TRUST_ENDPOINTS, Endpoint
+from tests.api_cases import EVIDENCE_ENDPOINTS, HOLD_ENDPOINTS, TRUST_ENDPOINTS, Endpoint
 from tests.conftest import ApiClient, make_staff, token_for
 
 CLI = Actor.system("tests")
@@ -146,6 +146,7 @@ ENDPOINTS = [
              params=lambda u: _dead_command(), body={"reason_code": "OPERATIONS"},
              audit=("OUTBOX_RETRIED",)),
     *EVIDENCE_ENDPOINTS,
+    *HOLD_ENDPOINTS,
     *TRUST_ENDPOINTS,
 ]
 

@@ -15,6 +15,7 @@ urlpatterns = [
     path("platform/", include("casefile.platform.urls")),
     path("audit/", include("casefile.audit.urls")),
     path("evidence/", include("casefile.evidence.urls")),
+    path("holds/", include("casefile.holds.urls")),
     path("trust/", include("casefile.trust.urls")),
 ]
 

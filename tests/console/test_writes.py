@@ -25,6 +25,8 @@ from tests.conftest import CLI, make_staff
 from tests.conftest import CommittingClient as Client
 from tests.events.helpers import ingest
 from tests.evidence.helpers import upload as upload_evidence
+from tests.holds.helpers import place as place_hold
+from tests.holds.helpers import request_release
 
 pytestmark = pytest.mark.django_db
 ROLES = [Role.VIEWER, Role.ANALYST, Role.SUPPORT, Role.OPS, Role.LEGAL, Role.ADMIN]
@@ -138,6 +140,14 @@ WRITES: dict[str, Write] = {
     "approval decide": Write(lambda w: f"/platform/approvals/{w['approval'].id}/",
                              lambda w: {"decision": "reject", **REASON}, Perm.BILLING_CREDIT,
                              "APPROVAL_DECIDED"),
+    "hold place": Write(lambda w: "/holds/place/",
+                        lambda w: {"kind": "evidence", "object_id": w["blob"].id, **REASON},
+                        Perm.HOLDS_PLACE, "LEGAL_HOLD_PLACED"),
+    "hold release": Write(lambda w: f"/holds/{w['hold'].id}/release/", lambda w: REASON,
+                          Perm.HOLDS_RELEASE, "APPROVAL_REQUESTED"),
+    "hold release decide": Write(lambda w: f"/platform/approvals/{w['release'].id}/",
+                                 lambda w: {"decision": "reject", **REASON},
+                                 Perm.HOLDS_RELEASE, "APPROVAL_DECIDED"),
 }
 
 
@@ -152,6 +162,9 @@ def world(settings):
     approval = platform.operation_request(
         actor=requester, operation="tenant_credit_add", reason_code="CUSTOMER_REQUEST",
         params={"tenant_id": "ten_acme", "amount_cents": 5000}).approval
+    held_case = open_case(title="Under hold")  # two holds: one to release, one being released
+    hold, releasing = (place_hold("case", held_case.id, ticket=t) for t in ("L-1", "L-2"))
+    release = request_release(releasing)
     blob = upload_evidence(CLI, data=b"Alice called", pii_map=[{"kind": "name",
                                                                   "locator": [0, 5]}])
     from tests.trust.helpers import analyst, profile, verification
@@ -159,7 +172,8 @@ def world(settings):
     held = profile().user_id
     trust.trust_hold_set(actor=analyst(), user_id=held, hold_type="new_acct",
                          reason_code="FRAUD_SIGNAL")
-    return {"case": open_case(title="Spam"), "event": Event.objects.get(), "approval": approval,
+    return {"hold": hold, "release": release,
+            "case": open_case(title="Spam"), "event": Event.objects.get(), "approval": approval,
             "blob": blob, "trust_user": profile().user_id, "held_user": held,
             "verification": verification("idv", "in_review"),
             "decided": verification("idv", "failed")}

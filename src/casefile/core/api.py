@@ -158,6 +158,7 @@ def mount_routers() -> None:
     from casefile.events.api import otlp_router
     from casefile.events.api import router as events_router
     from casefile.evidence.api import router as evidence_router
+    from casefile.holds.api import router as holds_router
     from casefile.platform.api import router as platform_router
     from casefile.trust.api import router as trust_router
     from casefile.webhooks.api import router as webhooks_router
@@ -170,6 +171,7 @@ def mount_routers() -> None:
     api.add_router("/cases", cases_router)
     api.add_router("/platform", platform_router)
     api.add_router("/evidence", evidence_router)
+    api.add_router("/holds", holds_router)
     api.add_router("/trust", trust_router)
     api.add_router("/webhooks", webhooks_router)
 

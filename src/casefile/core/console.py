@@ -33,6 +33,7 @@ NAVIGATION: list[tuple[str, str, Perm]] = [
     ("Tenants", "platform:tenants", Perm.PLATFORM_VIEW),
     ("Approvals", "platform:approvals", Perm.PLATFORM_VIEW),
     ("Evidence", "evidence:list", Perm.EVIDENCE_VIEW),
+    ("Holds", "holds:list", Perm.HOLDS_VIEW),
     ("Trust", "trust:queues", Perm.TRUST_VIEW),
     ("Audit", "audit:entries", Perm.AUDIT_VIEW),
 ]

@@ -22,7 +22,7 @@ from casefile.core.console import change, query_without, screen
 from casefile.core.errors import ValidationFailed
 from casefile.core.pagination import keyset_page
 from casefile.core.validation import from_query, validated
-from casefile.evidence import selectors, services
+from casefile.evidence import holds, selectors, services
 from casefile.evidence.api import bytes_response
 from casefile.evidence.models import EvidenceBlob
 from casefile.evidence.redaction import PII_KINDS, decode_text, family
@@ -99,6 +99,8 @@ def blob_page(request: HttpRequest, actor: Actor, blob_id: str) -> HttpResponse:
     custody = selectors.custody(blob)
     return render(request, "evidence/blob.html", {
         "blob": blob, "original": original, "custody": custody,
+        "holds": holds.holds_over(blob),
+        "may_hold": has_perm(actor.roles, Perm.HOLDS_PLACE),
         "risks": {key: kind.risk.value for key, kind in ACTIONS.items()},
         "redacted": _shown(blob, services.evidence_redacted_read(actor=actor, blob=blob))
         if not blob.is_image else None,
