@@ -212,8 +212,9 @@ def queue(request: HttpRequest, name: QueueName, cursor: str | None = None,
 def verification_list(request: HttpRequest, filters: Query[VerificationFilterIn],
                       cursor: str | None = None, limit: Limit = 50):
     require(request, Perm.TRUST_VIEW)
-    f = selectors.VerificationFilter(user_id=filters.user_id, state=filters.state,
-                                     type=filters.type)
+    f = selectors.VerificationFilter(
+        user_id=filters.user_id, state=[str(s) for s in filters.state or []] or None,
+        type=[str(t) for t in filters.type or []] or None)
     page = keyset_page(selectors.verification_cases(f), keys=["created_at", "id"],
                        cursor=cursor, limit=limit)
     return {"items": [VerificationOut.of(c) for c in page.items],
