@@ -95,6 +95,14 @@ class WebhookDelivery(models.Model):
     def __str__(self) -> str:
         return f"{self.id} {self.vendor} {self.event_type or '?'} ({self.outcome})"
 
+    @property
+    def case_id(self) -> str:
+        """The case this delivery concerns: logged against it, or resolved for it later."""
+        if self.verification_case_id:
+            return self.verification_case_id
+        resolution = getattr(self, "resolution", None)  # the reverse one-to-one, if any
+        return resolution.verification_case_id if resolution is not None else ""
+
 
 class WebhookResolution(models.Model):
     """What became of a held delivery once its case appeared: written once, never changed."""
