@@ -8,9 +8,12 @@ fail under CI=true. Screenshots go to CASEFILE_SCREENSHOT_DIR (default var/scree
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 
 import pytest
+
+from casefile.audit import ledger
 
 CHROMIUM = "/usr/bin/chromium"
 SCREENSHOTS = Path(os.environ.get("CASEFILE_SCREENSHOT_DIR", "var/screenshots"))
@@ -35,7 +38,20 @@ def browser():
 
 
 @pytest.fixture
-def open_browser(browser, live_server):
+def audit_sequencer(settings):
+    """The worker's audit sequencer, on a thread, as beside any production web server: pages
+    show chained entries, and chaining is the worker's job, not the request's."""
+    settings.AUDIT_SEQUENCE_MS = 50
+    stop = threading.Event()
+    thread = threading.Thread(target=ledger.sequence_until, args=(stop,), daemon=True)
+    thread.start()
+    yield
+    stop.set()
+    thread.join(10)
+
+
+@pytest.fixture
+def open_browser(browser, live_server, audit_sequencer):
     """`open_browser(user)` → a page signed in as `user` (through the sign-in form)."""
     contexts = []
 

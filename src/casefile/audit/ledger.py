@@ -15,12 +15,15 @@ import contextvars
 import datetime as dt
 import decimal
 import hashlib
+import logging
+import threading
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import orjson
+from django.conf import settings
 from django.db import connection, transaction
 
 from casefile.accounts.roles import is_machine
@@ -35,6 +38,7 @@ from casefile.core.timeutil import isoformat, now
 
 GENESIS_HASH = "0" * 64
 CHAIN_BATCH = 1000
+logger = logging.getLogger(__name__)
 _CHAIN_LOCK_KEY = 0x6361_7365_6669_6C65 & 0x7FFF_FFFF_FFFF_FFFF  # "casefile", as a bigint
 
 
@@ -204,6 +208,19 @@ def _chain_batch(batch: int) -> int:
                     "UPDATE audit_entry SET seq = %s, prev_hash = %s, hash = %s WHERE id = %s",
                     list(zip(seqs, prev_hashes, hashes, ids, strict=True)))
     return len(pending)
+
+
+def sequence_until(stop: threading.Event) -> None:
+    """The sequencer's loop, as the worker runs it on a thread of its own (so the queue's tasks
+    never delay it): a pass every AUDIT_SEQUENCE_MS until `stop` is set. Several workers may
+    run one each: the chain lock lets one pass at a time through and the others return."""
+    while not stop.wait(settings.AUDIT_SEQUENCE_MS / 1000):
+        try:
+            chain_pending()
+        except Exception:  # a database restart, say: log it, reconnect on the next tick
+            logger.exception("audit sequencer: pass failed")
+            connection.close()
+    connection.close()
 
 
 def pending_count() -> int:

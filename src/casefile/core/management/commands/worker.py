@@ -5,7 +5,7 @@ import socket
 import threading
 
 from django.conf import settings
-from django.db import close_old_connections, connection
+from django.db import close_old_connections
 from django_tasks_db.management.commands.db_worker import Worker
 
 from casefile.audit import ledger
@@ -57,8 +57,8 @@ class Command(CasefileCommand):
             logger.info("worker %s: periodic jobs %s; audit sequencer every %d ms", worker_id,
                         ", ".join(f"{job.name} every {job.every.total_seconds():g}s"
                                   for job in PERIODIC), settings.AUDIT_SEQUENCE_MS)
-            threading.Thread(target=_sequence, args=(stop,), name="audit-sequencer",
-                             daemon=True).start()
+            threading.Thread(target=ledger.sequence_until, args=(stop,),
+                             name="audit-sequencer", daemon=True).start()
         while not stop.is_set():
             close_old_connections()
             periodic_jobs_enqueue(holder=worker_id, force=once)
@@ -72,15 +72,3 @@ class Command(CasefileCommand):
             stop.wait(interval)
         logger.info("worker %s stopped", worker_id)
 
-
-def _sequence(stop: threading.Event) -> None:
-    """The audit sequencer: chain what committed since the last pass, on a short clock of its
-    own (a thread, so the queue's tasks never delay it). Several workers may run one each: the
-    chain lock lets one pass at a time through and the others return at once."""
-    while not stop.wait(settings.AUDIT_SEQUENCE_MS / 1000):
-        try:
-            ledger.chain_pending()
-        except Exception:  # a database restart, say: log it, reconnect next tick
-            logger.exception("audit sequencer: pass failed")
-            connection.close()
-    connection.close()
