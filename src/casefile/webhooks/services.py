@@ -209,10 +209,13 @@ def _duplicate(base: dict[str, Any], delivery: Delivery,
 
 def _accept(vendor: str, body: bytes, base: dict[str, Any], delivery: Delivery) -> Receipt:
     with transaction.atomic():
+        # The case first: its lock orders two deliveries for one case, so a concurrent repeat
+        # that waited for it sees the first receipt here (and the partial unique index catches
+        # a repeat with no case to wait on).
+        case = cases.case_for(vendor, delivery.session_id) if delivery.session_id else None
         first = _first(vendor, delivery.event_id)
         if first is not None:
             return _duplicate(base, delivery, first)
-        case = cases.case_for(vendor, delivery.session_id) if delivery.session_id else None
         delivery_id = ids.new_whd_id()
         blob = evidence.evidence_upload(
             actor=actor_for(vendor), data=body, filename=f"{vendor}-{delivery_id}.json",
