@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from casefile.core.schemas import Column, IdOf, Schema
 from casefile.trust.vendors import VENDORS
 from casefile.webhooks.models import Outcome, WebhookDelivery
 
-VendorName = Literal[tuple(sorted(VENDORS))]  # type: ignore[valid-type]
-OutcomeName = Literal[tuple(Outcome.values)]  # type: ignore[valid-type]
+VendorName = Literal["checkr", "onfido", "persona", "veriff"]
+assert set(get_args(VendorName)) == set(VENDORS), "the filter names every vendor"
 
 
 class DeliveryFilter(Schema):
     vendor: VendorName | None = None
-    outcome: OutcomeName | None = None
+    outcome: Outcome | None = None
     # The case a delivery concerns: applied to it, held for it and then resolved, or logged
     # for its vendor session.
     case_id: Annotated[str, IdOf("vrf")] | None = None
