@@ -34,7 +34,7 @@ from casefile.platform.tasks import (
     suspensions_expire,
 )
 from casefile.trust.tasks import verification_pii_expire
-from casefile.webhooks.tasks import webhook_deliveries_sweep_held
+from casefile.webhooks.tasks import webhook_bodies_expire, webhook_deliveries_sweep_held
 
 logger = logging.getLogger("casefile.worker")
 
@@ -68,6 +68,8 @@ PERIODIC: list[Periodic] = [
     Periodic(verification_pii_expire, 3600),
     # A delivery held while its case was being opened (neither saw the other) is applied here.
     Periodic(webhook_deliveries_sweep_held, 60),
+    # Delivery bodies the cases' own PII expiry does not reach (never applied, never claimed).
+    Periodic(webhook_bodies_expire, 3600),
     Periodic(task_results_prune, 3600),
     Periodic(login_failures_prune, 900),
     Periodic(sessions_prune, 3600),

@@ -51,3 +51,17 @@ def delivery_get(delivery_id: str) -> WebhookDelivery:
     if found is None:
         raise NotFound(f"no webhook delivery {delivery_id}")
     return found
+
+
+def evidence_ids_for_case(case_id: str) -> list[str]:
+    """The evidence (raw bodies) of every delivery about a verification case, applied or not:
+    what a hold on the case covers and what expires with its PII."""
+    return sorted(set(WebhookDelivery.objects.filter(_about_case(case_id))
+                      .exclude(evidence_id="").values_list("evidence_id", flat=True)))
+
+
+def cases_of_evidence(blob_id: str) -> list[str]:
+    """The verification cases whose deliveries' bodies include this blob."""
+    pairs = (WebhookDelivery.objects.filter(evidence_id=blob_id)
+             .values_list("verification_case_id", "resolution__verification_case_id"))
+    return sorted({case_id for pair in pairs for case_id in pair if case_id})

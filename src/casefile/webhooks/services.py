@@ -26,8 +26,8 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any, NoReturn
 
 from django.conf import settings
@@ -326,3 +326,58 @@ def webhook_deliveries_sweep_held() -> int:
         if case is not None:
             count += len(webhook_deliveries_apply_held(case=case))
     return count
+
+
+# --- PII expiry of delivery bodies ------------------------------------------------------------
+@dataclass
+class BodyExpiryReport:
+    shredded: list[str] = field(default_factory=list)  # evidence ids
+    held: list[str] = field(default_factory=list)  # under a legal hold: kept, tried again
+    failed: list[dict[str, Any]] = field(default_factory=list)  # {blob_id, error}
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"shredded": self.shredded, "held": self.held, "failed": self.failed}
+
+
+EXPIRY_BATCH = 500
+
+
+def webhook_bodies_expire(*, at: datetime | None = None) -> BodyExpiryReport:
+    """Crypto-shred the bodies the verification cases' own PII expiry does not reach (DESIGN
+    9.3: raw bodies expire with the case's PII): those of deliveries about a case whose PII
+    has expired (out-of-order, refused or no-effect deliveries are not in its evidence refs),
+    and those no case ever claimed, `VERIFICATION_PII_DAYS` after they arrived. As Casefile
+    (`pii-expiry`, audited by `evidence_shred`); a blob under a legal hold is kept and reported.
+    One blob per transaction."""
+    from django.db.models import Q
+
+    from casefile.evidence.models import EvidenceBlob
+    from casefile.trust.models import VerificationCase
+
+    moment = at or now()
+    cutoff = moment - timedelta(days=settings.VERIFICATION_PII_DAYS)
+    system = Actor.system("pii-expiry")
+    report = BodyExpiryReport()
+    live = EvidenceBlob.objects.filter(source__startswith="webhook:", shredded_at__isnull=True)
+    expired_cases = VerificationCase.objects.filter(pii_expired_at__isnull=False).values("id")
+    # One blob per delivery (a duplicate stores none), so a blob has one case or none.
+    due = (WebhookDelivery.objects.filter(evidence_id__in=live.values("id"))
+           .filter(Q(verification_case_id__in=expired_cases)
+                   | Q(resolution__verification_case_id__in=expired_cases)
+                   | Q(verification_case_id="", resolution__isnull=True,
+                       received_at__lte=cutoff))
+           .order_by("received_at", "id").values_list("evidence_id", flat=True))
+    for blob_id in list(dict.fromkeys(due[:EXPIRY_BATCH])):
+        try:
+            with transaction.atomic():
+                blob = EvidenceBlob.objects.get(pk=blob_id)
+                evidence.evidence_shred(actor=system, blob=blob)
+            report.shredded.append(blob_id)
+        except AppError as exc:
+            if exc.code == "legal_hold":
+                report.held.append(blob_id)
+            else:
+                report.failed.append({"blob_id": blob_id, "error": exc.message[:500]})
+        except Exception as exc:  # noqa: BLE001 - one blob's failure must not stop the rest
+            report.failed.append({"blob_id": blob_id, "error": str(exc)[:500]})
+    return report
