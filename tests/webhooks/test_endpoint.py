@@ -373,3 +373,16 @@ def test_a_hex_signature_of_the_wrong_key_length_is_just_wrong():
     body = sample("onfido")
     error(post("onfido", body, {"X-SHA2-Signature": hex_hmac(SECRET, body)[:-2]}), 401,
           "signature_invalid")
+
+
+@pytest.mark.parametrize("event_id", ["evt_\x00nul", "evt_" + "x" * 400])
+def test_an_event_id_the_column_cannot_hold_is_kept_by_its_digest(event_id):
+    doc = sample_json("persona")
+    doc["data"]["id"] = event_id
+    doc["data"]["attributes"]["payload"]["data"]["id"] = "inq_\x00" + "y" * 300
+    body = encode(doc)
+    assert deliver("persona", body).json()["outcome"] == Outcome.HELD_FOR_CASE
+    row = only_row()
+    expected = "sha256:" + hashlib.sha256(event_id.encode()).hexdigest()
+    assert row.event_id == expected and "\x00" not in row.session_id
+    assert deliver("persona", body).json()["outcome"] == Outcome.DUPLICATE

@@ -58,8 +58,11 @@ def test_bodies_never_applied_expire_with_their_cases_pii(settings):
     later = now() + timedelta(days=settings.VERIFICATION_PII_DAYS + 1)
     assert webhook_bodies_expire(at=later).shredded == []  # the case's PII has not expired
     trust_services.verification_pii_expire(now=later)
-    assert webhook_bodies_expire(at=later).shredded == [out_of_order]
+    # The case's expiry may take its deliveries' bodies itself (`evidence_ids_for_case`); what
+    # it leaves, this job takes. Either way none is left readable.
+    assert webhook_bodies_expire(at=later).shredded in ([], [out_of_order])
     assert all(shredded(d.evidence_id) for d in WebhookDelivery.objects.all())
+    assert webhook_bodies_expire(at=later).shredded == []
 
 
 def test_a_body_under_a_legal_hold_is_kept_and_reported(settings):

@@ -119,9 +119,22 @@ def _write(**fields: Any) -> WebhookDelivery:
         return WebhookDelivery.objects.create(**fields)
 
 
+def _event_key(d: Delivery) -> str:
+    """The event id as logged and compared: as sent when it fits the column (and holds no NUL,
+    which PostgreSQL text cannot), else a digest of it, so that a repeat still matches."""
+    if len(d.event_id) <= 300 and "\x00" not in d.event_id:
+        return d.event_id
+    return "sha256:" + hashlib.sha256(d.event_id.encode()).hexdigest()
+
+
+def _session(d: Delivery) -> str:
+    """The session id as logged and looked up (a case's `vendor_session_id` holds 200)."""
+    return _clip(d.session_id, 200)
+
+
 def _delivery_fields(d: Delivery) -> dict[str, Any]:
-    return {"event_id": _clip(d.event_id, 300), "event_type": _clip(d.event_type, 200),
-            "vendor_time": d.occurred_at, "session_id": _clip(d.session_id, 200),
+    return {"event_id": _event_key(d), "event_type": _clip(d.event_type, 200),
+            "vendor_time": d.occurred_at, "session_id": _session(d),
             "vendor_status": _clip(d.vendor_status, 100), "case_state": d.case_state or "",
             "decision": _clip(d.decision, 60)}
 
@@ -166,7 +179,7 @@ def webhook_receive(*, vendor: str, body: bytes, headers: Mapping[str, str],
     try:
         return _accept(v.name, body, base, delivery)
     except IntegrityError as exc:
-        first = _first(v.name, delivery.event_id)
+        first = _first(v.name, _event_key(delivery))
         if first is None:
             return _failed(base, delivery, exc)
         # Another request recorded this event first, between our check and our insert: this
@@ -196,7 +209,7 @@ def _first(vendor: str, event_id: str) -> WebhookDelivery | None:
 
 def _duplicate(base: dict[str, Any], delivery: Delivery,
                first: WebhookDelivery | None = None) -> Receipt:
-    first = first or _first(base["vendor"], delivery.event_id)
+    first = first or _first(base["vendor"], _event_key(delivery))
     same = first is not None and first.body_sha256 == base["body_sha256"]
     detail = (f"event first received as {first.id}" if first else "event already received")
     if first is not None and not same:
@@ -212,8 +225,9 @@ def _accept(vendor: str, body: bytes, base: dict[str, Any], delivery: Delivery) 
         # The case first: its lock orders two deliveries for one case, so a concurrent repeat
         # that waited for it sees the first receipt here (and the partial unique index catches
         # a repeat with no case to wait on).
-        case = cases.case_for(vendor, delivery.session_id) if delivery.session_id else None
-        first = _first(vendor, delivery.event_id)
+        session = _session(delivery)
+        case = cases.case_for(vendor, session) if session else None
+        first = _first(vendor, _event_key(delivery))
         if first is not None:
             return _duplicate(base, delivery, first)
         delivery_id = ids.new_whd_id()
@@ -222,9 +236,9 @@ def _accept(vendor: str, body: bytes, base: dict[str, Any], delivery: Delivery) 
             content_type="application/json", pii_map=pii_map(vendor, delivery.raw),
             source=f"webhook:{vendor}", platform_user_id=cases.platform_user_id(case))
         outcome: str
-        if delivery.session_id and case is None:
+        if session and case is None:
             outcome, detail = Outcome.HELD_FOR_CASE, (
-                f"no verification case has {vendor} session {delivery.session_id} yet")
+                f"no verification case has {vendor} session {session} yet")
         else:
             outcome, detail = _apply(vendor, case, delivery, blob.id)
         row = WebhookDelivery.objects.create(
