@@ -269,6 +269,13 @@ def test_a_body_over_the_limit_is_413_before_verification(secrets):
     assert not WebhookDelivery.objects.exists()
 
 
+def test_the_limit_is_never_above_what_the_vault_takes(secrets):
+    secrets.WEBHOOK_MAX_BYTES, secrets.EVIDENCE_MAX_BYTES = 10_000_000, 100
+    body = sample("checkr")
+    error(post("checkr", body, signed("checkr", body)), 413, "payload_too_large")
+    assert not WebhookDelivery.objects.exists()
+
+
 def test_a_signed_body_that_is_not_the_vendors_shape_is_422_and_logged():
     body = encode({"payload": {"resource_type": "check"}})
     err = error(deliver("onfido", body), 422, "payload_invalid")

@@ -4,7 +4,6 @@ the rest of the API (no session is involved). docs/webhooks.md."""
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.http import HttpRequest
 from ninja import Router
 
@@ -34,7 +33,7 @@ def webhook(request: HttpRequest, vendor: str):
     from casefile.trust.vendors import vendor as known
 
     known(vendor)  # 404 for an unknown vendor, before the body is read
-    limit = settings.WEBHOOK_MAX_BYTES
+    limit = services.body_limit()
     declared = request.META.get("CONTENT_LENGTH") or ""
     if declared.isdigit() and int(declared) > limit:
         raise PayloadTooLarge(f"webhook bodies are limited to {limit} bytes",

@@ -88,6 +88,12 @@ def actor_for(vendor: str) -> Actor:
     return Actor.system(f"webhook:{vendor}")
 
 
+def body_limit() -> int:
+    """`WEBHOOK_MAX_BYTES`, and never more than the vault takes: a verified body that could not
+    be stored would fail, and be retried, for ever."""
+    return min(settings.WEBHOOK_MAX_BYTES, settings.EVIDENCE_MAX_BYTES)
+
+
 def secrets_for(vendor: str) -> list[str]:
     """The secrets configured for `vendor` (`WEBHOOK_SECRETS`): a list, or one string. Blank
     entries are dropped, so a blank setting is no secret at all."""
@@ -146,7 +152,7 @@ def webhook_receive(*, vendor: str, body: bytes, headers: Mapping[str, str],
     PayloadTooLarge (413), WebhookNotConfigured (404), SignatureInvalid (401), PayloadInvalid
     (422) or WebhookFailed (503); each after its log row, except the first two."""
     v = vendors.vendor(vendor)
-    limit = settings.WEBHOOK_MAX_BYTES
+    limit = body_limit()
     if len(body) > limit:
         raise PayloadTooLarge(f"webhook bodies are limited to {limit} bytes",
                               details={"limit_bytes": limit})
