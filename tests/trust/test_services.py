@@ -367,11 +367,8 @@ def _decided_with_evidence(**pii):
 
 
 def _hold(blob):
-    try:
-        from tests.evidence.helpers import place_hold
-    except ImportError:  # before legal holds: the blob's own flag
-        EvidenceBlob.objects.filter(pk=blob.pk).update(legal_hold=True)
-        return
+    from tests.evidence.helpers import place_hold
+
     place_hold(blob)
 
 
@@ -416,14 +413,21 @@ def test_expiry_skips_and_reports_a_case_whose_evidence_is_held(settings):
     assert not entries(f"verification:{case.id}", "VERIFICATION_PII_EXPIRED").exists()
 
 
-def test_expiry_skips_a_case_held_as_a_whole(settings, monkeypatch):
+def test_expiry_skips_a_case_held_as_a_whole(settings):
+    from casefile.evidence.services import evidence_shred
+    from casefile.storage import get_store
+    from tests.evidence.helpers import place_hold
+
     case, blob = _decided_with_evidence()
-    monkeypatch.setattr(services, "_case_holds",
-                        lambda c: ["hld_test"] if c.pk == case.pk else [])
+    hold = place_hold(blob, kind="verification_case", object_id=case.id)
+    assert get_store().head(blob.original_key).legal_hold  # the case's evidence is locked
     later = now() + timedelta(days=settings.VERIFICATION_PII_DAYS, seconds=1)
     report = services.verification_pii_expire(now=later)
-    assert report.held == [{"case_id": case.id, "held": ["hld_test"]}]
+    # Held through the case, and through its evidence (a hold on the case covers what it names).
+    assert report.held == [{"case_id": case.id, "held": [hold.id, blob.id]}]
     assert not EvidenceBlob.objects.get(pk=blob.pk).is_shredded
+    with pytest.raises(Conflict):
+        evidence_shred(actor=Actor.system("test"), blob=blob)
 
 
 def test_the_periodic_job_is_scheduled():

@@ -4,3 +4,15 @@ from django.apps import AppConfig
 class TrustConfig(AppConfig):
     name = "casefile.trust"
     label = "trust"
+
+    def ready(self) -> None:
+        # A legal hold may be placed over a verification case (trust/holds.py).
+        from casefile.holds import scopes
+        from casefile.trust import holds
+
+        scopes.register(scopes.Scope(
+            kind="verification_case", exists=holds.verification_exists,
+            objects=holds.verification_object_keys,
+            resource=lambda case_id: f"verification:{case_id}",
+            target_user=holds.verification_user))
+        scopes.register_parents("evidence", holds.verification_cases_of_blob)

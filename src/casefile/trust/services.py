@@ -489,22 +489,22 @@ EXPIRY_BATCH = 500
 
 
 def _case_holds(case: VerificationCase) -> list[str]:
-    """Legal holds over the case itself. HOLDS-INTEGRATION: the one call site for holds over a
-    verification case; until `casefile.holds` exists, only holds on its evidence count."""
-    try:
-        from casefile.holds.selectors import active_holds_over  # type: ignore[import-not-found]
-    except ImportError:
-        return []
-    return [getattr(h, "id", str(h)) for h in active_holds_over("verification_case", case.id)]
+    """Legal holds over the case itself (its evidence's own holds are asked blob by blob)."""
+    from casefile.holds.selectors import active_holds_over
+
+    return [h.id for h in active_holds_over("verification_case", case.id)]
 
 
 def verification_pii_expire(*, now: dt.datetime | None = None) -> ExpiryReport:
     """Past its `expires_at`, crypto-shred a verification case's evidence
     (`evidence_shred`, as Casefile itself) and blank its PII fields, keeping its decision, the
-    evidence hashes and redacted copies, and its timeline; `VERIFICATION_PII_EXPIRED` as
-    `system`. A case under a legal hold — on the case or on any of its evidence — is skipped
-    whole and reported, and tried again on the next run. One case per transaction."""
+    evidence hashes and redacted copies, and its timeline. Its evidence is what it references
+    and the raw bodies of every vendor delivery about it, applied or not;
+    `VERIFICATION_PII_EXPIRED` as `system`. A case under a legal hold — on the case or on any of
+    its evidence — is skipped whole and reported, and tried again on the next run. One case per
+    transaction."""
     from casefile.evidence.services import evidence_shred
+    from casefile.webhooks.selectors import evidence_ids_for_case as delivery_bodies
 
     moment = now or _now()
     system = Actor.system("pii-expiry")
@@ -519,8 +519,8 @@ def verification_pii_expire(*, now: dt.datetime | None = None) -> ExpiryReport:
                 if (case.pii_expired_at is not None or case.expires_at is None
                         or case.expires_at > moment):
                     continue
-                blobs = list(EvidenceBlob.objects.filter(pk__in=case.evidence_refs)
-                             .order_by("id"))
+                blobs = list(EvidenceBlob.objects.filter(
+                    pk__in=[*case.evidence_refs, *delivery_bodies(case.id)]).order_by("id"))
                 held = _case_holds(case) + [b.id for b in blobs if holds.held(b)]
                 if held:
                     report.held.append({"case_id": case.id, "held": held})
