@@ -61,6 +61,20 @@ def test_the_trust_page_shows_flags_with_reasons_risk_cases_and_evidence(world):
     assert 'action="/trust/users/' in page  # the analyst's forms
 
 
+def test_the_trust_page_previews_the_users_evidence_redacted(world):
+    from tests.evidence.helpers import TEXT, png
+
+    text = upload(platform_user_id=world["user_id"])
+    image = upload(platform_user_id=world["user_id"], data=png(),
+                   content_type="image/png", pii_map=[{"kind": "face", "locator": [0, 0, 4, 4]}])
+    page = signed_in(Role.ANALYST).get(f"/trust/users/{world['user_id']}/").content.decode()
+    assert f'href="/evidence/{text.id}/"' in page and "[REDACTED:" in page
+    assert "Alice" not in page and "Alice" in TEXT.decode()  # the original's name is not shown
+    assert f'src="/evidence/{image.id}/redacted/"' in page
+    viewer_page = signed_in(Role.VIEWER).get(f"/trust/users/{world['user_id']}/")
+    assert 'id="evidence"' not in viewer_page.content.decode()  # no evidence.view
+
+
 def test_a_viewer_sees_no_forms(world):
     page = signed_in(Role.VIEWER).get(f"/trust/users/{world['user_id']}/").content.decode()
     assert 'action="/trust/' not in page

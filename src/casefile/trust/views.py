@@ -19,6 +19,9 @@ from casefile.core.console import change, query_without, reason, screen
 from casefile.core.errors import ValidationFailed
 from casefile.core.pagination import keyset_page
 from casefile.core.validation import validated
+from casefile.evidence import selectors as evidence_selectors
+from casefile.evidence import services as evidence_services
+from casefile.evidence.schemas import EvidenceFilter
 from casefile.platform.selectors import platform_user_get
 from casefile.trust import policy, selectors, services
 from casefile.trust.schemas import (
@@ -67,7 +70,27 @@ def user_trust(request: HttpRequest, actor: Actor, user_id: str) -> HttpResponse
         "threshold": policy.finance_risk_threshold(),
         "may_edit": has_perm(actor.roles, Perm.TRUST_EDIT),
         "may_open": has_perm(actor.roles, Perm.TRUST_VERIFY_OPEN),
+        "evidence": (_evidence_previews(actor, user_id)
+                     if has_perm(actor.roles, Perm.EVIDENCE_VIEW) else None),
     })
+
+
+PREVIEW_CHARS = 400
+
+
+def _evidence_previews(actor: Actor, user_id: str) -> list[tuple[Any, str | None]]:
+    """The user's latest evidence with a preview of its redacted copy — the copy every reader
+    gets by default: an image is shown by the page (<img>), text is quoted here."""
+    previews: list[tuple[Any, str | None]] = []
+    for blob in (evidence_selectors.blobs(EvidenceFilter(platform_user_id=user_id))
+                 .order_by("-created_at", "-id")[:20]):
+        if blob.content_type.startswith("image/"):
+            previews.append((blob, None))
+            continue
+        text = evidence_services.evidence_redacted_read(actor=actor, blob=blob)
+        quoted = text[:PREVIEW_CHARS].decode("utf-8", "replace")
+        previews.append((blob, quoted + ("…" if len(text) > PREVIEW_CHARS else "")))
+    return previews
 
 
 def _to_user(user_id: str) -> str:
