@@ -1,6 +1,7 @@
 """The console in a real browser: each role's view, working a case from the queue to closed,
-the event explorer, a four-eyes platform operation, and the audit viewer showing each of them.
-Assertions are on what the page shows."""
+the event explorer, a four-eyes platform operation, and the audit viewer showing each of them;
+a user's trust page as a verification is decided, and a legal hold placed by one legal person
+and released by two. Assertions are on what the page shows."""
 
 from __future__ import annotations
 
@@ -24,7 +25,8 @@ pytestmark = pytest.mark.django_db(transaction=True)
 PASSWORD = "correct horse battery staple"
 # The sections each role's bar shows: those of the navigation its permissions open.
 VISIBLE = {role: {label for label, _url, perm in NAVIGATION if has_perm({role}, perm)}
-           for role in (Role.VIEWER, Role.ANALYST, Role.SUPPORT, Role.OPS, Role.ADMIN)}
+           for role in (Role.VIEWER, Role.ANALYST, Role.SUPPORT, Role.OPS, Role.LEGAL,
+                        Role.ADMIN)}
 assert VISIBLE[Role.VIEWER] >= {"Cases", "Events", "Tenants", "Approvals"}
 
 
@@ -246,3 +248,85 @@ def test_upload_events_shows_progress_then_the_result(open_browser, tmp_path, sc
     expect(page.locator("progress[data-upload]")).to_have_attribute("value", "100")
     screenshot(page, "event-upload")
     assert Event.objects.filter(source="console").count() == 4999
+
+
+def test_trust_page_follows_a_verification_to_its_decision(open_browser, screenshot):
+    from casefile.trust import services as trust
+    from tests.evidence.helpers import TEXT_MAP, png, upload
+
+    platform.platform_user_upsert(actor=CLI, user_id="usr_robin", email="robin@example.com")
+    trust.trust_profile_update(actor=CLI, user_id="usr_robin",
+                               changes={"is_18plus_attested": True}, reason_code=None)
+    upload(platform_user_id="usr_robin", pii_map=TEXT_MAP)
+    upload(platform_user_id="usr_robin", data=png(120, 80), content_type="image/png",
+           pii_map=[{"kind": "face", "locator": [30, 20, 40, 40]}])
+    analyst = open_browser(staff(Role.ANALYST, email="ana@example.com"), PASSWORD)
+    analyst.goto("/trust/users/usr_robin/")
+    flags = analyst.locator("#flags")
+    expect(flags).to_contain_text("payouts")
+    expect(flags).to_contain_text("identity verification is none")
+    expect(analyst.locator("#evidence")).to_contain_text("[REDACTED:name]")
+    expect(analyst.locator("#evidence")).not_to_contain_text("Alice")
+
+    form = analyst.locator("form[action$='/verifications/']")
+    form.locator("select[name=type]").select_option("idv")
+    form.locator("input[name=vendor]").fill("persona")
+    form.locator("input[name=vendor_session_id]").fill("inq_robin1")
+    apply(analyst, form, "INVESTIGATION", expect_preview=["VERIFICATION_CASE_OPENED"])
+    expect(analyst.locator(".messages")).to_contain_text("verification opened")
+    analyst.locator("a[href^='/trust/verifications/']").first.click()
+    expect(analyst.locator("#state")).to_have_text("created")
+    for state in ("pending", "in_review", "passed"):
+        move = analyst.locator("form[action$='/move/']")
+        move.locator("select[name=to]").select_option(state)
+        if state == "passed":
+            move.locator("input[name=decision]").fill("passed")
+        apply(analyst, move, "INVESTIGATION", expect_preview=[state])
+        expect(analyst.locator("#state")).to_have_text(state)
+    analyst.get_by_role("link", name="usr_robin").first.click()
+    expect(analyst.locator("h1")).to_contain_text("robin@example.com")
+    payouts = analyst.locator("#flags li", has_text="payouts").first
+    expect(payouts).to_contain_text("eligible")
+    expect(payouts).not_to_contain_text("not eligible")
+    screenshot(analyst, "trust-page")
+
+
+def test_a_legal_hold_is_placed_by_one_and_released_by_two(open_browser, screenshot):
+    from casefile.holds.models import LegalHold
+    from casefile.storage import get_store
+    from tests.evidence.helpers import upload
+
+    blob = upload()
+    first = open_browser(staff(Role.LEGAL, email="lee@example.com"), PASSWORD)
+    first.goto(f"/evidence/{blob.id}/")
+    section = first.locator("#legal-holds")
+    section.locator("summary").click()
+    form = section.locator("form")
+    form.locator("textarea[name=note]").fill("Smith v. Platform: preserve")
+    apply(first, form, "LEGAL_REQUEST", expect_preview=["LEGAL_HOLD_PLACED"])
+    expect(first.locator("#blob-state")).to_have_text("legal hold")
+    hold = LegalHold.objects.get()
+    assert get_store().head(blob.original_key).legal_hold
+
+    first.goto(f"/holds/{hold.id}/")
+    expect(first.locator("#hold-state")).to_have_text("active")
+    expect(first.locator("#hold-objects")).to_contain_text("ON")
+    screenshot(first, "hold-page")
+    form = first.locator("form[action$='/release/']")
+    apply(first, form, "LEGAL_REQUEST", expect_preview=["LEGAL_HOLD_RELEASED"])
+    expect(first.locator("main")).to_contain_text("awaits approval")
+    first.goto("/platform/approvals/")
+    expect(first.locator("#approval-rows")).to_contain_text("someone else must decide")
+
+    second = open_browser(staff(Role.LEGAL, email="lou@example.com"), PASSWORD)
+    second.goto("/platform/approvals/")
+    expect(second.locator("#approval-rows")).to_contain_text("legal_hold_release")
+    second.locator("#approval-rows select[name=reason_code]").select_option("LEGAL_REQUEST")
+    second.get_by_role("button", name="Approve").click()
+    expect(second.locator(".messages")).to_contain_text("approved")
+    second.goto(f"/holds/{hold.id}/")
+    expect(second.locator("#hold-state")).to_have_text("released")
+    expect(second.locator("main")).to_contain_text("approved by lou@example.com")
+    expect(second.locator("#hold-objects")).to_contain_text("off")
+    assert not get_store().head(blob.original_key).legal_hold
+    screenshot(second, "hold-released")
