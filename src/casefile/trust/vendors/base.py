@@ -110,6 +110,23 @@ class Vendor(ABC):
         """Read a verified body. Raises PayloadInvalid and nothing else."""
 
 
+class BodyHmacVendor(Vendor):
+    """A vendor whose one header holds the hex HMAC-SHA256 of the raw body (Onfido, Veriff,
+    Checkr): only the header's name differs."""
+
+    signature_header: str
+
+    def verify(
+        self,
+        headers: Mapping[str, str],
+        body: bytes,
+        secrets: Sequence[str],
+        *,
+        now: datetime,
+    ) -> None:
+        verify_body_hmac(headers, body, secrets, self.signature_header)
+
+
 # --- signatures --------------------------------------------------------------------------------
 
 

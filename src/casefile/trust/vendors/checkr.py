@@ -24,20 +24,16 @@ Surprising:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from datetime import datetime
-
 from casefile.trust.vendors.base import (
     UNKNOWN,
+    BodyHmacVendor,
     Delivery,
     Outcome,
-    Vendor,
     child_object,
     load_json,
     optional_str,
     required_str,
     required_time,
-    verify_body_hmac,
 )
 
 NAME = "checkr"
@@ -70,18 +66,9 @@ def outcome(status: str | None, result: str | None) -> Outcome:
     return STATUSES.get((status, result)) or STATUSES.get((status, ANY), UNKNOWN)
 
 
-class Checkr(Vendor):
+class Checkr(BodyHmacVendor):
     name = NAME
-
-    def verify(
-        self,
-        headers: Mapping[str, str],
-        body: bytes,
-        secrets: Sequence[str],
-        *,
-        now: datetime,
-    ) -> None:
-        verify_body_hmac(headers, body, secrets, SIGNATURE_HEADER)
+    signature_header = SIGNATURE_HEADER
 
     def parse(self, body: bytes) -> Delivery:
         event = load_json(body)

@@ -27,20 +27,16 @@ Surprising:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from datetime import datetime
-
 from casefile.trust.vendors.base import (
     UNKNOWN,
+    BodyHmacVendor,
     Delivery,
     Outcome,
-    Vendor,
     child_object,
     load_json,
     optional_str,
     required_str,
     timestamp,
-    verify_body_hmac,
 )
 
 NAME = "onfido"
@@ -85,18 +81,9 @@ def outcome(resource_type: str, status: str | None, result: str | None = None) -
     return STATUSES.get((resource_type, status, result), UNKNOWN)
 
 
-class Onfido(Vendor):
+class Onfido(BodyHmacVendor):
     name = NAME
-
-    def verify(
-        self,
-        headers: Mapping[str, str],
-        body: bytes,
-        secrets: Sequence[str],
-        *,
-        now: datetime,
-    ) -> None:
-        verify_body_hmac(headers, body, secrets, SIGNATURE_HEADER)
+    signature_header = SIGNATURE_HEADER
 
     def parse(self, body: bytes) -> Delivery:
         event = load_json(body)

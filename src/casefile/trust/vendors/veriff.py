@@ -27,23 +27,20 @@ Surprising:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from datetime import datetime
 from typing import Any
 
 from casefile.trust.vendors.base import (
     UNKNOWN,
+    BodyHmacVendor,
     Delivery,
     Outcome,
     PayloadInvalid,
-    Vendor,
     child_object,
     load_json,
     optional_str,
     optional_time,
     required_int,
     required_str,
-    verify_body_hmac,
 )
 
 NAME = "veriff"
@@ -68,18 +65,9 @@ STATUSES: dict[str, Outcome] = {
 }
 
 
-class Veriff(Vendor):
+class Veriff(BodyHmacVendor):
     name = NAME
-
-    def verify(
-        self,
-        headers: Mapping[str, str],
-        body: bytes,
-        secrets: Sequence[str],
-        *,
-        now: datetime,
-    ) -> None:
-        verify_body_hmac(headers, body, secrets, SIGNATURE_HEADER)
+    signature_header = SIGNATURE_HEADER
 
     def parse(self, body: bytes) -> Delivery:
         event = load_json(body)
