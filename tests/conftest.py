@@ -11,31 +11,26 @@ from django.test import Client
 from casefile.accounts import services as accounts
 from casefile.accounts.roles import Role
 from casefile.audit import ledger
+from casefile.audit import triggers as ledger_triggers
 from casefile.audit.actor import Actor
-from casefile.audit.triggers import APPEND_ONLY_TABLES, install_sql, uninstall_sql
 from casefile.holds import triggers as hold_triggers
+from casefile.trust import triggers as trust_triggers
 from casefile.webhooks import triggers as webhook_triggers
 from tests.storage_fixtures import *  # noqa: F401,F403
 
 
 def _flush_past_triggers(original):
-    """Transactional tests end with a flush (TRUNCATE/DELETE), which the ledger's, the
-    webhook log's and the legal holds' triggers refuse. The test database's owner lifts them
-    for the flush, like a DBA would."""
+    """Transactional tests end with a flush (TRUNCATE/DELETE), which the append-only tables'
+    triggers refuse. The test database's owner lifts them for the flush, like a DBA would."""
 
     def sql_flush(self, style, tables, *, reset_sequences=False, allow_cascade=False):
         statements = original(self, style, tables, reset_sequences=reset_sequences,
                               allow_cascade=allow_cascade)
         vendor = self.connection.vendor
-        for guarded, install, uninstall in ((APPEND_ONLY_TABLES, install_sql, uninstall_sql),
-                                            (webhook_triggers.APPEND_ONLY_TABLES,
-                                             webhook_triggers.install_sql,
-                                             webhook_triggers.uninstall_sql),
-                                            (hold_triggers.APPEND_ONLY_TABLES,
-                                             hold_triggers.install_sql,
-                                             hold_triggers.uninstall_sql)):
-            if set(guarded) & set(tables):
-                statements = [*uninstall(vendor), *statements, *install(vendor)]
+        for guarded in (ledger_triggers, webhook_triggers, hold_triggers, trust_triggers):
+            if set(guarded.APPEND_ONLY_TABLES) & set(tables):
+                statements = [*guarded.uninstall_sql(vendor), *statements,
+                              *guarded.install_sql(vendor)]
         return statements
 
     return sql_flush

@@ -435,3 +435,21 @@ def test_the_periodic_job_is_scheduled():
 
     assert "casefile.trust.tasks.verification_pii_expire" in {j.task.module_path
                                                               for j in PERIODIC}
+
+
+@pytest.mark.parametrize("statement", [
+    "UPDATE trust_risk_score_change SET score = 1",
+    "DELETE FROM trust_risk_score_change",
+    "UPDATE trust_verification_change SET to_state = 'passed'",
+    "DELETE FROM trust_verification_change",
+])
+def test_the_histories_are_append_only(statement):
+    from django.db import DatabaseError, connection
+
+    user_id = profile().user_id
+    services.trust_risk_score_set(actor=analyst(), user_id=user_id, score=40,
+                                  reason="signals", reason_code="FRAUD_SIGNAL")
+    move(verification("idv", "created", user_id=user_id), "pending")
+    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic(), \
+            connection.cursor() as cursor:
+        cursor.execute(statement)

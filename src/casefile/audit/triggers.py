@@ -1,10 +1,10 @@
-"""Database triggers that make the ledger's tables append-only, on SQLite and PostgreSQL.
-
-They *raise*: a refused UPDATE or DELETE is an error the caller sees, never a silent no-op
-(PostgreSQL rules that `DO INSTEAD NOTHING` would hide bugs and attacks alike). The one UPDATE
-they let through is the sequencer's: an entry's `seq`, `prev_hash` and `hash`, set once from
-NULL, with every other column unchanged.
+"""The ledger's guards: triggers that make its tables append-only (`core.append_only`), on
+SQLite and PostgreSQL, letting through only the sequencer's UPDATE — an entry's `seq`,
+`prev_hash` and `hash`, set once from NULL, with every other column unchanged — and, on
+PostgreSQL, event triggers refusing DROP and ALTER of the ledger's tables.
 """
+
+from casefile.core.append_only import AllowedUpdate, Guard
 
 APPEND_ONLY_TABLES = ("audit_entry", "audit_checkpoint", "audit_segment")
 # PostgreSQL event triggers refusing DROP and ALTER of the ledger's tables and triggers.
@@ -17,26 +17,14 @@ CONTENT_COLUMNS = ("id", "created_at", "actor_user_id", "actor_email", "actor_ro
                    "ip_address", "user_agent", "action", "risk", "resource", "target_tenant_id",
                    "target_user_id", "reason_code", "ticket_ref", "details", "metadata")
 
-_PG_FUNCTION_TEMPLATE = """
-CREATE OR REPLACE FUNCTION casefile_refuse_ledger_change() RETURNS trigger
-LANGUAGE plpgsql AS $$
-BEGIN
-  -- Nested: PL/pgSQL does not short-circuit, and only audit_entry has these columns.
-  IF TG_OP = 'UPDATE' AND TG_TABLE_NAME = 'audit_entry' THEN
-    IF OLD.seq IS NULL AND OLD.prev_hash IS NULL AND OLD.hash IS NULL
-       AND NEW.seq IS NOT NULL AND NEW.prev_hash IS NOT NULL AND NEW.hash IS NOT NULL
-       AND ({new}) IS NOT DISTINCT FROM ({old}) THEN
-      RETURN NEW;  -- the sequencer placing a committed entry in the chain, once
-    END IF;
-  END IF;
-  RAISE EXCEPTION 'audit ledger is append-only: % on % refused', TG_OP, TG_TABLE_NAME
-    USING ERRCODE = 'insufficient_privilege';
-END
-$$;
-"""
-_PG_FUNCTION = (_PG_FUNCTION_TEMPLATE
-                .replace("{new}", ", ".join(f"NEW.{c}" for c in CONTENT_COLUMNS))
-                .replace("{old}", ", ".join(f"OLD.{c}" for c in CONTENT_COLUMNS)))
+GUARD = Guard(
+    function="casefile_refuse_ledger_change", what="audit ledger is append-only",
+    tables=APPEND_ONLY_TABLES,
+    # The sequencer placing a committed entry in the chain, once.
+    allowed_update={"audit_entry": AllowedUpdate(
+        moves=tuple((c, "IS NULL", "IS NOT NULL") for c in CHAIN_COLUMNS),
+        kept=CONTENT_COLUMNS)})
+
 
 _PG_DDL_FUNCTION = r"""
 CREATE OR REPLACE FUNCTION casefile_refuse_ledger_ddl() RETURNS event_trigger
@@ -97,53 +85,16 @@ def ddl_guard_switch_sql(*, enable: bool) -> str:
         f"ALTER EVENT TRIGGER {name} {verb}; END IF;" for name in EVENT_TRIGGERS) + " END $$;")
 
 
-_SQLITE_SEQUENCING = " AND ".join(
-    [*(f"OLD.{c} IS NULL AND NEW.{c} IS NOT NULL" for c in CHAIN_COLUMNS),
-     *(f"NEW.{c} IS OLD.{c}" for c in CONTENT_COLUMNS)])
-
-
 def install_sql(vendor: str) -> list[str]:
-    if vendor == "postgresql":
-        statements = [_PG_FUNCTION]
-        for table in APPEND_ONLY_TABLES:
-            statements += [
-                f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
-                "FOR EACH ROW EXECUTE FUNCTION casefile_refuse_ledger_change();",
-                f"CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table} "
-                "FOR EACH STATEMENT EXECUTE FUNCTION casefile_refuse_ledger_change();",
-            ]
-        return [*statements, ddl_guard_switch_sql(enable=True)]
-    if vendor == "sqlite":
-        statements = []
-        for table in APPEND_ONLY_TABLES:
-            for op in ("UPDATE", "DELETE"):
-                when = (f" WHEN NOT ({_SQLITE_SEQUENCING})"
-                        if (table, op) == ("audit_entry", "UPDATE") else "")
-                statements.append(
-                    f"CREATE TRIGGER {table}_no_{op.lower()} BEFORE {op} ON {table}{when} BEGIN "
-                    f"SELECT RAISE(ABORT, 'audit ledger is append-only: {op} on {table} refused');"
-                    " END;"
-                )
-        return statements
-    raise NotImplementedError(f"no append-only triggers for database vendor {vendor!r}")
+    statements = GUARD.install_sql(vendor)
+    return [*statements, ddl_guard_switch_sql(enable=True)] if vendor == "postgresql" \
+        else statements
 
 
 def uninstall_sql(vendor: str) -> list[str]:
-    if vendor == "postgresql":
-        statements = [ddl_guard_switch_sql(enable=False)]
-        for table in APPEND_ONLY_TABLES:
-            statements += [
-                f"DROP TRIGGER IF EXISTS {table}_append_only ON {table};",
-                f"DROP TRIGGER IF EXISTS {table}_no_truncate ON {table};",
-            ]
-        return [*statements, "DROP FUNCTION IF EXISTS casefile_refuse_ledger_change();"]
-    if vendor == "sqlite":
-        return [
-            f"DROP TRIGGER IF EXISTS {table}_no_{op};"
-            for table in APPEND_ONLY_TABLES
-            for op in ("update", "delete")
-        ]
-    raise NotImplementedError(vendor)
+    statements = GUARD.uninstall_sql(vendor)
+    return [ddl_guard_switch_sql(enable=False), *statements] if vendor == "postgresql" \
+        else statements
 
 
 def guard_state(connection) -> dict[str, object]:
