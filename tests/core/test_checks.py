@@ -1,5 +1,5 @@
 """Production settings are required by system checks, and `serve` refuses to start without them
-(issue 10, item 2)."""
+(issue 10, item 2; the evidence master key, issue 11)."""
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -20,6 +20,8 @@ def production(settings, tmp_path):
     settings.AUDIT_RETENTION_DAYS = 7 * 365 + 2
     settings.PLATFORM_WEBHOOK_URL = "https://platform.example.com/casefile"
     settings.PLATFORM_WEBHOOK_SECRET = "s3cret"
+    settings.EVIDENCE_MASTER_KEY = None
+    settings.EVIDENCE_MASTER_KEY_FILE = tmp_path / "secrets" / "evidence.key"  # outside var/
     return settings
 
 
@@ -39,11 +41,14 @@ def test_production_settings_pass(production):
     ({"ALLOWED_HOSTS": []}, "casefile.E003"),
     ({"AUDIT_RETENTION_DAYS": 365}, "casefile.E004"),
     ({"PLATFORM_WEBHOOK_SECRET": ""}, "casefile.E005"),
+    ({"EVIDENCE_MASTER_KEY_FILE": None}, "casefile.E006"),  # the default: under var/
 ])
 def test_each_gap_is_named(production, change, error):
     for name, value in change.items():
         if name == "AUDIT_SIGNING_KEY_FILE":
             value = production.VAR_DIR / "audit_signing_key.pem"
+        if name == "EVIDENCE_MASTER_KEY_FILE":
+            value = production.VAR_DIR / "evidence_master_key"
         setattr(production, name, value)
     assert ours() == {error}
 

@@ -39,6 +39,14 @@ def production_settings(app_configs, **kwargs) -> list[Error]:
             f"AUDIT_RETENTION_DAYS is {settings.AUDIT_RETENTION_DAYS}: the ledger's write-once "
             "copy must be kept at least seven years",
             hint=f"set AUDIT_RETENTION_DAYS to {SEVEN_YEARS_DAYS} or more", id="casefile.E004"))
+    if not settings.EVIDENCE_MASTER_KEY and _inside(Path(settings.EVIDENCE_MASTER_KEY_FILE),
+                                                   Path(settings.VAR_DIR)):
+        errors.append(Error(
+            "the evidence master key lives in CASEFILE_VAR_DIR, beside the ciphertexts it "
+            "unwraps: whoever copies the directory reads every original, and crypto-shredding "
+            "proves nothing",
+            hint="set EVIDENCE_MASTER_KEY (from a secret manager or KMS) or "
+                 "EVIDENCE_MASTER_KEY_FILE outside CASEFILE_VAR_DIR", id="casefile.E006"))
     return errors
 
 
