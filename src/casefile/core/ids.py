@@ -10,6 +10,8 @@ PREFIXES = frozenset({
     "whd",  # vendor webhook deliveries (the webhook log)
     "hld",  # legal holds (DESIGN 9.1)
     "vrf",  # verification cases (DESIGN 2, 9.3)
+    "mod",  # moderation items and decisions (DESIGN 9.4)
+    "stk",  # strikes (DESIGN 9.4, the strike ledger)
 })
 
 
@@ -96,9 +98,17 @@ def new_vrf_id() -> str:
     return new_id("vrf")
 
 
+def new_stk_id() -> str:
+    return new_id("stk")
+
+
 def new_hld_id() -> str:
     return new_id("hld")
 
 
 def new_whd_id() -> str:
     return new_id("whd")
+
+
+def new_mod_id() -> str:
+    return new_id("mod")

@@ -186,3 +186,71 @@ class VerificationStateChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.case_id}: {self.from_state or '∅'} → {self.to_state}"
+
+
+class Strike(models.Model):
+    """One entry of the strike ledger (TD-596.3's StrikeLedger; DESIGN 9.4): append-only. An
+    appeal that succeeds does not change the strike, it adds a reversing one (`reverses` set,
+    negative points, the same `decay_at`), so active points always sum the ledger.
+    `trust.strikes_policy` says what a policy's points weigh and which actions they bring."""
+
+    id = models.CharField(primary_key=True, max_length=40, default=ids.new_stk_id,
+                          editable=False)
+    user = models.ForeignKey(PlatformUser, on_delete=models.PROTECT, related_name="strikes")
+    policy = models.CharField(max_length=40)
+    points = models.IntegerField()  # negative on a reversing row
+    reason = models.CharField(max_length=500, blank=True, default="")
+    reason_code = models.CharField(max_length=64, blank=True, default="")
+    case = models.ForeignKey("cases.Case", null=True, blank=True, on_delete=models.PROTECT,
+                             related_name="strikes")
+    issued_at = models.DateTimeField()
+    decay_at = models.DateTimeField()  # issued_at + the policy's decay
+    # What issuing it set off: ["listing_hide", "suspension_request", …] (lifted ones for a
+    # reversing row: ["lift:listing_hide", …]).
+    actions_applied = models.JSONField(default=_no_reasons)
+    reverses = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT,
+                                 related_name="reversals")
+    issued_by = models.CharField(max_length=60)  # stf_… or "system"
+    audit_entry_id = models.CharField(max_length=40)
+
+    class Meta:
+        db_table = "trust_strike"
+        constraints = [
+            models.UniqueConstraint(fields=["reverses"], condition=Q(reverses__isnull=False),
+                                    name="trust_strike_reversed_once"),
+            models.CheckConstraint(
+                condition=(Q(reverses__isnull=True, points__gt=0)
+                           | Q(reverses__isnull=False, points__lt=0)),
+                name="trust_strike_points_sign"),
+        ]
+        indexes = [models.Index(fields=["user", "-issued_at"], name="trust_strike_user"),
+                   models.Index(fields=["decay_at"], name="trust_strike_decay")]
+
+    def __str__(self) -> str:
+        return f"{self.id} {self.policy} {self.points:+d} for {self.user_id}"
+
+
+class RestrictionChange(models.Model):
+    """The ladder's actions applied to and lifted from a user, one row per change (append-only).
+    A user's current restrictions are each action's latest row (`applied`): an apply is sent
+    only when it does not hold, a lift only when it does, so neither is ever sent twice."""
+
+    user = models.ForeignKey(PlatformUser, on_delete=models.PROTECT,
+                             related_name="restriction_changes")
+    action = models.CharField(max_length=40)  # listing_hide, pauses, contact_block, suspension_…
+    applied = models.BooleanField()  # True: applied; False: lifted
+    strike = models.ForeignKey(Strike, null=True, blank=True, on_delete=models.PROTECT,
+                               related_name="restriction_changes")  # the one that moved it
+    points_active = models.IntegerField()  # the user's active points at the change
+    command_id = models.CharField(max_length=40, blank=True, default="")  # cmd_… sent
+    actor_id = models.CharField(max_length=60)
+    audit_entry_id = models.CharField(max_length=40)
+    at = models.DateTimeField()
+
+    class Meta:
+        db_table = "trust_restriction_change"
+        indexes = [models.Index(fields=["user", "action", "-at", "-id"],
+                                name="trust_restriction_user")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id}: {self.action} {'applied' if self.applied else 'lifted'}"

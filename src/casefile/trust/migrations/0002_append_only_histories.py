@@ -3,7 +3,13 @@ PostgreSQL), as the audit ledger and the webhook log do."""
 
 from django.db import migrations
 
-from casefile.trust.triggers import install_sql, uninstall_sql
+from casefile.core.append_only import Guard
+from casefile.trust import triggers
+
+# The tables as they were at this migration (later ones guard their own: 0003_strikes).
+_GUARD = Guard(function=triggers.GUARD.function, what=triggers.GUARD.what,
+               tables=("trust_risk_score_change", "trust_verification_change"))
+install_sql, uninstall_sql = _GUARD.install_sql, _GUARD.uninstall_sql
 
 
 def install(apps, schema_editor):
