@@ -51,6 +51,7 @@ class Perm(StrEnum):
     TRUST_EDIT = "trust.edit"  # profile inputs, risk score, new-account and risk holds
     TRUST_VERIFY_OPEN = "trust.verify_open"  # open a verification case
     TRUST_VERIFY = "trust.verify"  # move a verification case (decide it), file an appeal
+    TRUST_STRIKE = "trust.strike"  # issue and reverse strikes (the enforcement ladder)
 
 
 MATRIX: dict[Perm, frozenset[Role]] = {
@@ -118,6 +119,11 @@ MATRIX: dict[Perm, frozenset[Role]] = {
     # judgement: never the platform's; vendors' results arrive through their webhooks, which
     # Casefile applies as itself.
     Perm.TRUST_VERIFY: frozenset({Role.ANALYST, Role.SUPPORT, Role.OPS, Role.ADMIN}),
+    # Strikes (DESIGN 9.4) are a person's finding that a policy was broken: the T&S and support
+    # staff, operations and admins. Not the platform's machine identity: a strike sets off
+    # restrictions and suspension requests, which follow a judgement, not a signal (the
+    # platform reports what it saw through a case or a moderation decision instead).
+    Perm.TRUST_STRIKE: frozenset({Role.ANALYST, Role.SUPPORT, Role.OPS, Role.ADMIN}),
 }
 
 assert set(MATRIX) == set(Perm), "every permission needs a row in the matrix"

@@ -122,6 +122,14 @@ _ACTIONS = [
     ActionType("VERIFICATION_PII_EXPIRED", "A verification case's PII was shredded and blanked "
                "at the end of its retention", Risk.MEDIUM, "verification",
                system_reason="PII_EXPIRY"),
+    # Strikes (DESIGN 9.4): resource "strike:stk_…" (the user in target_user_id); the decay
+    # job's entry is "user:usr_…", one per user whose standing changed
+    ActionType("STRIKE_ISSUED", "A strike was issued against a user (the ladder's actions it "
+               "set off in the metadata)", Risk.HIGH, "strike"),
+    ActionType("STRIKE_REVERSED", "A strike was reversed (an appeal succeeded): a reversing "
+               "strike was added and actions no longer met lifted", Risk.HIGH, "strike"),
+    ActionType("STRIKE_DECAYED", "A user's strikes decayed: the actions no longer met lifted",
+               Risk.MEDIUM, "user", system_reason="STRIKE_DECAY"),
     # Legal holds (DESIGN 9.1): resource "hold:hld_…"; the scope (`scope`, e.g. "evidence:evb_…")
     # and the object-store keys it covers are in the metadata
     ActionType("LEGAL_HOLD_PLACED", "A legal hold was placed (the store's hold set on its "
@@ -158,6 +166,7 @@ SYSTEM_REASONS: dict[str, str] = {
     "PII_EXPIRY": "Personal data reached the end of its retention period",
     "TRUST_PROFILE_DEFAULTS": "A trust profile was created with its defaults on first use",
     "TRUST_SIGNAL": "The platform or a verification vendor reported a trust signal",
+    "STRIKE_DECAY": "Strikes reached their decay date",
 }
 assert all(a.system_reason in SYSTEM_REASONS for a in _ACTIONS if a.system_reason), \
     "a system reason must be declared in SYSTEM_REASONS"

@@ -65,6 +65,13 @@ class LimitParams(OperationParams):
 class SuspendParams(OperationParams):
     user_id: PlatformUserId
     days: Annotated[int, Field(ge=1, le=3650)] | None = None  # None: until lifted
+    # The strike whose points reached the ladder's top (trust.strikes): such a request always
+    # waits for a second person's approval — Casefile never suspends on points alone.
+    strike_id: Annotated[str, IdOf("stk")] | None = None
+
+
+def _suspension_needs_approval(params: SuspendParams) -> bool:
+    return params.strike_id is not None
 
 
 class UnsuspendParams(OperationParams):
@@ -242,7 +249,7 @@ OPERATIONS: dict[str, Operation] = {op.name: op for op in [
     Operation("tenant_limit_override", "LIMIT_OVERRIDE", Perm.TENANT_LIMITS,
               "tenant.limits.override", LimitParams, _apply_limits),
     Operation("user_suspend", "USER_SUSPEND", Perm.USER_SUSPEND, "user.suspend",
-              SuspendParams, _apply_suspension(True)),
+              SuspendParams, _apply_suspension(True), _suspension_needs_approval),
     Operation("user_unsuspend", "USER_UNSUSPEND", Perm.USER_SUSPEND, "user.unsuspend",
               UnsuspendParams, _apply_suspension(False)),
     Operation("impersonation_start", "IMPERSONATION_START", Perm.IMPERSONATE,

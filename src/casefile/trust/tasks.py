@@ -2,9 +2,14 @@
 
 from django_tasks import task
 
-from casefile.trust import services
+from casefile.trust import services, strikes
 
 
 @task()
 def verification_pii_expire() -> dict:
     return services.verification_pii_expire().as_dict()
+
+
+@task()
+def strikes_decay() -> dict:
+    return strikes.strikes_decay().as_dict()
