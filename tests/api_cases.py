@@ -159,6 +159,15 @@ def _verification(state: str = "in_review"):
     return build
 
 
+def _strike(user=None) -> dict[str, str]:
+    from casefile.trust import strikes
+    from tests.trust.helpers import analyst
+
+    strike = strikes.strike_issue(actor=analyst(), user_id=_trust_user()["user_id"],
+                                  policy="harassment", reason_code="POLICY_VIOLATION")
+    return {"strike_id": strike.id}
+
+
 TRUST_ENDPOINTS = [
     Endpoint("GET", "/api/v1/trust/profiles/{user_id}", Perm.TRUST_PROFILE_READ,
              params=_trust_user),
@@ -197,4 +206,17 @@ TRUST_ENDPOINTS = [
              params=_verification("failed"),
              body={"note": "the document was valid", "reason_code": "CUSTOMER_REQUEST"},
              audit=("CASE_CREATED", "VERIFICATION_CASE_APPEALED", "TRUST_PROFILE_UPDATED")),
+    Endpoint("GET", "/api/v1/trust/profiles/{user_id}/strikes", Perm.TRUST_VIEW,
+             params=_trust_user),
+    # A harassment strike (3 points): listing_hide and pauses applied (two outbox commands),
+    # the profile's strike inputs moved.
+    Endpoint("POST", "/api/v1/trust/profiles/{user_id}/strikes", Perm.TRUST_STRIKE, ok=201,
+             params=_trust_user,
+             body={"policy": "harassment", "reason": "abuse in messages",
+                   "reason_code": "POLICY_VIOLATION"},
+             audit=("STRIKE_ISSUED", "TRUST_PROFILE_UPDATED")),
+    # Reversing it lifts both and moves the profile back.
+    Endpoint("POST", "/api/v1/trust/strikes/{strike_id}/reverse", Perm.TRUST_STRIKE, ok=201,
+             params=_strike, body={"reason_code": "CUSTOMER_REQUEST"},
+             audit=("STRIKE_REVERSED", "TRUST_PROFILE_UPDATED")),
 ]

@@ -266,3 +266,9 @@ def verification_appeal(request: HttpRequest, case_id: VerificationId, body: App
         actor=actor, case=selectors.verification_case_get(case_id),
         reason_code=body.reason_code, note=body.note)
     return Status(201, {"verification": VerificationOut.of(case), "appeal_case_id": appeal.id})
+
+
+# Strikes (trust.strikes_api): a user's history, issue, reverse — under the same prefix.
+from casefile.trust.strikes_api import router as _strikes_router  # noqa: E402
+
+router.add_router("", _strikes_router)

@@ -321,3 +321,34 @@ def strikes_decay(*, now: dt.datetime | None = None) -> DecayReport:
         except Exception as exc:  # noqa: BLE001 - one user's failure must not stop the rest
             report.failed.append({"user_id": user_id, "error": str(exc)[:500]})
     return report
+
+
+# --- reads ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StrikeRow:
+    strike: Strike
+    active: bool  # counts now: not decayed, not reversed (a reversal: its strike counts no more)
+    reversed_by: str | None  # the reversing strike's id
+
+
+def strike_history(user_id: str, *, at: dt.datetime | None = None) -> list[StrikeRow]:
+    """A user's strikes, newest first, each with whether it counts now and what reversed it.
+    404 for an unknown user."""
+    from casefile.platform.models import PlatformUser
+
+    if not PlatformUser.objects.filter(pk=user_id).exists():
+        raise NotFound(f"no platform user {user_id}")
+    moment = at or _now()
+    rows = list(Strike.objects.filter(user_id=user_id).order_by("-issued_at", "-id"))
+    reversed_by = {r.reverses_id: r.id for r in rows if r.reverses_id}
+    return [StrikeRow(r, r.reverses_id is None and r.id not in reversed_by
+                      and r.decay_at > moment, reversed_by.get(r.id)) for r in rows]
+
+
+def strike_get(strike_id: str) -> Strike:
+    found = Strike.objects.filter(pk=strike_id).first()
+    if found is None:
+        raise NotFound(f"no strike {strike_id}")
+    return found
