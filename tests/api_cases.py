@@ -220,3 +220,84 @@ TRUST_ENDPOINTS = [
              params=_strike, body={"reason_code": "CUSTOMER_REQUEST"},
              audit=("STRIKE_REVERSED", "TRUST_PROFILE_UPDATED")),
 ]
+
+
+# --- moderation (tests/trust/test_moderation.py) ------------------------------------------------
+def _moderated(user=None) -> dict[str, str]:
+    """An item the rules decided (no published set: allowed)."""
+    from casefile.audit.actor import Actor
+    from casefile.trust import moderation
+
+    row = moderation.moderation_decide(
+        actor=Actor.system("platform"),
+        item_data={"kind": "media", "item_id": "med_perm", **_moderation_user()})
+    return {"mod_id": row.id}
+
+
+def _moderation_user() -> dict[str, str]:
+    return {"subject_user_id": _trust_user()["user_id"]}
+
+
+def _rule_draft(user=None) -> dict[str, str]:
+    from casefile.accounts.roles import Role
+    from casefile.audit.actor import Actor
+    from casefile.trust import moderation
+    from tests.conftest import make_staff
+
+    draft = moderation.rule_set_draft_save(actor=Actor.staff(make_staff(Role.OPS)),
+                                           rules_json={"rules": []}, reason_code="OPERATIONS")
+    return {"version": str(draft.version)}
+
+
+def _hash_list(user=None) -> dict[str, str]:
+    from casefile.accounts.roles import Role
+    from casefile.audit.actor import Actor
+    from casefile.trust import moderation
+    from tests.conftest import make_staff
+
+    actor = Actor.staff(make_staff(Role.OPS))
+    found = moderation.hash_list_create(actor=actor, name="known_bad", kind="md5",
+                                        reason_code="POLICY_VIOLATION")
+    moderation.hash_list_add(actor=actor, hash_list=found, values=["a" * 32],
+                             reason_code="POLICY_VIOLATION")
+    return {"name": found.name, "value": "a" * 32}
+
+
+MODERATION_ENDPOINTS = [
+    Endpoint("POST", "/api/v1/moderation/items", Perm.MODERATION_DECIDE, ok=201,
+             params=lambda user: _moderation_user(),
+             body=lambda p: {"kind": "message", "item_id": "msg_1", **p,
+                             "signals": [{"label": "spam", "score": 0.2}],
+                             "reason_code": "OPERATIONS"},
+             audit=("MODERATION_DECIDED",)),
+    Endpoint("GET", "/api/v1/moderation/items/{mod_id}", Perm.MODERATION_REVIEW,
+             params=_moderated),
+    Endpoint("GET", "/api/v1/moderation/queue", Perm.MODERATION_REVIEW),
+    Endpoint("POST", "/api/v1/moderation/items/{mod_id}/review", Perm.MODERATION_REVIEW, ok=201,
+             params=_moderated, body={"decision": "block", "reason_code": "POLICY_VIOLATION"},
+             audit=("MODERATION_REVIEWED",)),
+    Endpoint("GET", "/api/v1/moderation/rules", Perm.MODERATION_REVIEW),
+    Endpoint("PUT", "/api/v1/moderation/rules/draft", Perm.MODERATION_RULES,
+             body={"rules": {"rules": []}, "reason_code": "OPERATIONS"},
+             audit=("MODERATION_RULES_DRAFT_SAVED",)),
+    Endpoint("GET", "/api/v1/moderation/rules/{version}", Perm.MODERATION_REVIEW,
+             params=_rule_draft),
+    Endpoint("GET", "/api/v1/moderation/rules/{version}/replay", Perm.MODERATION_RULES,
+             params=_rule_draft),
+    Endpoint("POST", "/api/v1/moderation/rules/{version}/publish", Perm.MODERATION_RULES,
+             params=_rule_draft, body={"reason_code": "OPERATIONS"},
+             audit=("MODERATION_RULES_PUBLISHED",)),
+    Endpoint("GET", "/api/v1/moderation/hash-lists", Perm.MODERATION_RULES),
+    Endpoint("POST", "/api/v1/moderation/hash-lists", Perm.MODERATION_RULES, ok=201,
+             body={"name": "new_list", "kind": "pdq", "reason_code": "POLICY_VIOLATION"},
+             audit=("HASH_LIST_CREATED",)),
+    Endpoint("GET", "/api/v1/moderation/hash-lists/{name}/entries", Perm.MODERATION_RULES,
+             params=_hash_list),
+    Endpoint("POST", "/api/v1/moderation/hash-lists/{name}/entries", Perm.MODERATION_RULES,
+             ok=201, params=_hash_list,
+             body={"values": ["b" * 32], "reason_code": "POLICY_VIOLATION"},
+             audit=("HASH_LIST_ENTRY_ADDED",)),
+    Endpoint("DELETE",
+             "/api/v1/moderation/hash-lists/{name}/entries/{value}?reason_code=POLICY_VIOLATION",
+             Perm.MODERATION_RULES, params=_hash_list, audit=("HASH_LIST_ENTRY_REMOVED",)),
+]

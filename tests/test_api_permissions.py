@@ -8,7 +8,13 @@ from casefile.audit import ledger
 from casefile.audit.actor import Actor
 from casefile.audit.models import AuditEntry
 from casefile.core.api import api
-from tests.api_cases import EVIDENCE_ENDPOINTS, HOLD_ENDPOINTS, TRUST_ENDPOINTS, Endpoint
+from tests.api_cases import (
+    EVIDENCE_ENDPOINTS,
+    HOLD_ENDPOINTS,
+    MODERATION_ENDPOINTS,
+    TRUST_ENDPOINTS,
+    Endpoint,
+)
 from tests.conftest import ApiClient, make_staff, token_for
 
 CLI = Actor.system("tests")
@@ -148,6 +154,7 @@ ENDPOINTS = [
     *EVIDENCE_ENDPOINTS,
     *HOLD_ENDPOINTS,
     *TRUST_ENDPOINTS,
+    *MODERATION_ENDPOINTS,
 ]
 
 PLATFORM = Actor.system("platform-sync")

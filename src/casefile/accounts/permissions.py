@@ -52,6 +52,9 @@ class Perm(StrEnum):
     TRUST_VERIFY_OPEN = "trust.verify_open"  # open a verification case
     TRUST_VERIFY = "trust.verify"  # move a verification case (decide it), file an appeal
     TRUST_STRIKE = "trust.strike"  # issue and reverse strikes (the enforcement ladder)
+    MODERATION_DECIDE = "moderation.decide"  # ask the rules for a decision (the platform)
+    MODERATION_REVIEW = "moderation.review"  # the moderator queue, items, rules (read), review
+    MODERATION_RULES = "moderation.rules"  # draft, replay and publish rules; hash lists
 
 
 MATRIX: dict[Perm, frozenset[Role]] = {
@@ -124,6 +127,15 @@ MATRIX: dict[Perm, frozenset[Role]] = {
     # restrictions and suspension requests, which follow a judgement, not a signal (the
     # platform reports what it saw through a case or a moderation decision instead).
     Perm.TRUST_STRIKE: frozenset({Role.ANALYST, Role.SUPPORT, Role.OPS, Role.ADMIN}),
+    # Moderation (DESIGN 9.4). The platform's upload path asks for a decision; staff may too
+    # (a re-check), with their reason.
+    Perm.MODERATION_DECIDE: frozenset({Role.PLATFORM, Role.OPS, Role.ADMIN}),
+    # Moderators work the queue: the T&S and support staff, operations and admins. Reported
+    # content is not for read-only viewers (as evidence is not).
+    Perm.MODERATION_REVIEW: frozenset({Role.ANALYST, Role.SUPPORT, Role.OPS, Role.ADMIN}),
+    # The rules decide for every upload at once: operations and admins change and publish them,
+    # and keep the hash lists they match against.
+    Perm.MODERATION_RULES: frozenset({Role.OPS, Role.ADMIN}),
 }
 
 assert set(MATRIX) == set(Perm), "every permission needs a row in the matrix"

@@ -130,6 +130,22 @@ _ACTIONS = [
                "strike was added and actions no longer met lifted", Risk.HIGH, "strike"),
     ActionType("STRIKE_DECAYED", "A user's strikes decayed: the actions no longer met lifted",
                Risk.MEDIUM, "user", system_reason="STRIKE_DECAY"),
+    # Moderation (DESIGN 9.4): resource "moderation:mod_…" (one entry per decision, its id the
+    # row's audit_id), "ruleset:v<version>", "hashlist:<name>"
+    ActionType("MODERATION_DECIDED", "An item was decided by the published moderation rules",
+               Risk.LOW, "moderation", system_reason="MODERATION_RULES"),
+    ActionType("MODERATION_REVIEWED", "A person decided a moderation item, overriding the rules",
+               Risk.MEDIUM, "moderation"),
+    ActionType("MODERATION_RULES_DRAFT_SAVED", "A draft moderation rule set was saved",
+               Risk.MEDIUM, "ruleset"),
+    ActionType("MODERATION_RULES_PUBLISHED", "A moderation rule set was published (the previous "
+               "one retired)", Risk.HIGH, "ruleset"),
+    ActionType("HASH_LIST_CREATED", "A moderation hash list was created", Risk.MEDIUM,
+               "hashlist"),
+    ActionType("HASH_LIST_ENTRY_ADDED", "Hashes were added to a moderation hash list",
+               Risk.MEDIUM, "hashlist"),
+    ActionType("HASH_LIST_ENTRY_REMOVED", "A hash was removed from a moderation hash list",
+               Risk.MEDIUM, "hashlist"),
     # Legal holds (DESIGN 9.1): resource "hold:hld_…"; the scope (`scope`, e.g. "evidence:evb_…")
     # and the object-store keys it covers are in the metadata
     ActionType("LEGAL_HOLD_PLACED", "A legal hold was placed (the store's hold set on its "
@@ -167,6 +183,7 @@ SYSTEM_REASONS: dict[str, str] = {
     "TRUST_PROFILE_DEFAULTS": "A trust profile was created with its defaults on first use",
     "TRUST_SIGNAL": "The platform or a verification vendor reported a trust signal",
     "STRIKE_DECAY": "Strikes reached their decay date",
+    "MODERATION_RULES": "The published moderation rules decided an item",
 }
 assert all(a.system_reason in SYSTEM_REASONS for a in _ACTIONS if a.system_reason), \
     "a system reason must be declared in SYSTEM_REASONS"

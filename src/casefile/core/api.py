@@ -161,6 +161,7 @@ def mount_routers() -> None:
     from casefile.holds.api import router as holds_router
     from casefile.platform.api import router as platform_router
     from casefile.trust.api import router as trust_router
+    from casefile.trust.moderation_api import router as moderation_router
     from casefile.webhooks.api import router as webhooks_router
 
     api.add_router("", health_router)
@@ -173,6 +174,7 @@ def mount_routers() -> None:
     api.add_router("/evidence", evidence_router)
     api.add_router("/holds", holds_router)
     api.add_router("/trust", trust_router)
+    api.add_router("/moderation", moderation_router)
     api.add_router("/webhooks", webhooks_router)
 
 

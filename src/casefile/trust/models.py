@@ -254,3 +254,130 @@ class RestrictionChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id}: {self.action} {'applied' if self.applied else 'lifted'}"
+
+
+# --- moderation (DESIGN 9.4; trust.moderation, rules in trust.moderation_rules) -----------------
+
+
+class ModerationItem(models.Model):
+    """One decision about a platform item (TD-596.3 `ModerationItem`, the seed's `MOD#{modId}`):
+    append-only, so re-deciding an item — by the rules again or by a person — adds a row, and
+    the item's history is its rows in order. `audit_id` is the ledger entry of this decision."""
+
+    KINDS = (("media", "media"), ("message", "message"))
+    DECISIONS = (("allow", "allow"), ("blur", "blur"), ("block", "block"), ("remove", "remove"))
+
+    id = models.CharField(primary_key=True, max_length=40, default=ids.new_mod_id,
+                          editable=False)
+    kind = models.CharField(max_length=10, choices=KINDS)
+    item_id = models.CharField(max_length=200)  # the platform's media or message id
+    subject_user = models.ForeignKey(PlatformUser, on_delete=models.PROTECT,
+                                     related_name="moderation_items")
+    signals = models.JSONField(default=_no_reasons)  # [{source, label, score, model}]
+    sha256 = models.CharField(max_length=64, blank=True, default="")
+    md5 = models.CharField(max_length=32, blank=True, default="")
+    pdq = models.CharField(max_length=64, blank=True, default="")
+    rule_hits = models.JSONField(default=_no_reasons)  # moderation_rules.Hit.to_dict()
+    final_decision = models.CharField(max_length=10, choices=DECISIONS)
+    safe_mode_required = models.BooleanField(default=False)
+    needs_review = models.BooleanField(default=False)
+    low_confidence = models.BooleanField(default=False)
+    decided_by = models.CharField(max_length=40)  # "rules" or the staff id of a person
+    reason_code = models.CharField(max_length=64, blank=True, default="")
+    overrides = models.CharField(max_length=40, blank=True, default="")  # mod_… it overrides
+    rule_set_version = models.PositiveIntegerField(null=True, blank=True)
+    audit_id = models.CharField(max_length=40, unique=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        db_table = "trust_moderation_item"
+        constraints = [
+            models.CheckConstraint(condition=Q(kind__in=("media", "message")),
+                                   name="moderation_kind_known"),
+            models.CheckConstraint(
+                condition=Q(final_decision__in=("allow", "blur", "block", "remove")),
+                name="moderation_decision_known"),
+        ]
+        indexes = [
+            models.Index(fields=["kind", "item_id", "created_at"], name="moderation_item"),
+            models.Index(fields=["needs_review", "created_at", "id"], name="moderation_review"),
+            models.Index(fields=["-created_at", "-id"], name="moderation_recent"),
+            models.Index(fields=["subject_user", "-created_at"], name="moderation_subject"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.id} {self.kind}:{self.item_id} → {self.final_decision}"
+
+
+class RuleSetVersion(models.Model):
+    """One version of the moderation rules (`moderation_rules.RuleSet` as JSON). Versions only
+    grow; one draft at a time is edited; publishing freezes it (services refuse, and a trigger
+    refuses any UPDATE of a non-draft's rules) and retires the version it replaces."""
+
+    STATUSES = (("draft", "draft"), ("published", "published"), ("retired", "retired"))
+
+    version = models.PositiveIntegerField(primary_key=True)
+    rules = models.JSONField()
+    status = models.CharField(max_length=10, choices=STATUSES, default="draft")
+    created_by = models.CharField(max_length=40)
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+    published_by = models.CharField(max_length=40, blank=True, default="")
+    published_at = models.DateTimeField(null=True, blank=True)
+    retired_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "trust_rule_set_version"
+        constraints = [
+            models.CheckConstraint(condition=Q(status__in=("draft", "published", "retired")),
+                                   name="rule_set_status_known"),
+            models.UniqueConstraint(fields=["status"], condition=Q(status="published"),
+                                    name="rule_set_one_published"),
+            models.UniqueConstraint(fields=["status"], condition=Q(status="draft"),
+                                    name="rule_set_one_draft"),
+        ]
+
+    def __str__(self) -> str:
+        return f"rule set v{self.version} ({self.status})"
+
+
+class HashList(models.Model):
+    """A named list of SHA-256, MD5 or PDQ hashes. `version` grows with every change, so the
+    PDQ lists loaded into memory are cached per (name, version)."""
+
+    KINDS = (("sha256", "sha256"), ("md5", "md5"), ("pdq", "pdq"))
+
+    name = models.CharField(primary_key=True, max_length=64)
+    kind = models.CharField(max_length=10, choices=KINDS)
+    description = models.CharField(max_length=500, blank=True, default="")
+    version = models.PositiveIntegerField(default=1)
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        db_table = "trust_hash_list"
+        constraints = [models.CheckConstraint(condition=Q(kind__in=("sha256", "md5", "pdq")),
+                                              name="hash_list_kind_known")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.kind}, v{self.version})"
+
+
+class HashListEntry(models.Model):
+    """One hash in a list: exact lists are looked up by this index, one query per decision."""
+
+    hash_list = models.ForeignKey(HashList, on_delete=models.PROTECT, related_name="entries")
+    value = models.CharField(max_length=64)
+    note = models.CharField(max_length=200, blank=True, default="")
+    added_by = models.CharField(max_length=40)
+    audit_id = models.CharField(max_length=40)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        db_table = "trust_hash_list_entry"
+        constraints = [models.UniqueConstraint(fields=["hash_list", "value"],
+                                               name="hash_list_entry_unique")]
+        indexes = [models.Index(fields=["value"], name="hash_list_entry_value")]
+
+    def __str__(self) -> str:
+        return f"{self.hash_list_id}: {self.value}"

@@ -5,7 +5,43 @@ applied and lifted are only ever added to, on SQLite and PostgreSQL."""
 from casefile.core.append_only import Guard
 
 APPEND_ONLY_TABLES = ("trust_risk_score_change", "trust_verification_change", "trust_strike",
-                      "trust_restriction_change")
+                      "trust_restriction_change", "trust_moderation_item")
 GUARD = Guard(function="casefile_refuse_trust_history_change",
               what="trust history is append-only", tables=APPEND_ONLY_TABLES)
 install_sql, uninstall_sql = GUARD.install_sql, GUARD.uninstall_sql
+
+
+# A published (or retired) rule set version never changes its rules or number: only its status
+# moves (published → retired). Drafts are edited freely. DELETE is left to the services (none
+# deletes a version), so a test database's flush still works.
+RULE_SET_TABLE = "trust_rule_set_version"
+
+
+def rule_set_freeze_sql(vendor: str) -> list[str]:
+    what = "a published rule set version is immutable"
+    if vendor == "postgresql":
+        return [
+            "CREATE OR REPLACE FUNCTION casefile_freeze_rule_set() RETURNS trigger\n"
+            "LANGUAGE plpgsql AS $$\nBEGIN\n"
+            "  IF OLD.status <> 'draft' AND (NEW.rules::jsonb IS DISTINCT FROM OLD.rules::jsonb"
+            " OR NEW.version IS DISTINCT FROM OLD.version"
+            " OR (OLD.status = 'retired' AND NEW.status <> 'retired')) THEN\n"
+            f"    RAISE EXCEPTION '{what}' USING ERRCODE = 'insufficient_privilege';\n"
+            "  END IF;\n  RETURN NEW;\nEND\n$$;",
+            f"CREATE TRIGGER {RULE_SET_TABLE}_frozen BEFORE UPDATE ON {RULE_SET_TABLE} "
+            "FOR EACH ROW EXECUTE FUNCTION casefile_freeze_rule_set();"]
+    if vendor == "sqlite":
+        return [f"CREATE TRIGGER {RULE_SET_TABLE}_frozen BEFORE UPDATE ON {RULE_SET_TABLE} "
+                "WHEN OLD.status <> 'draft' AND (NEW.rules IS NOT OLD.rules "
+                "OR NEW.version IS NOT OLD.version "
+                "OR (OLD.status = 'retired' AND NEW.status <> 'retired')) "
+                f"BEGIN SELECT RAISE(ABORT, '{what}'); END;"]
+    raise NotImplementedError(vendor)
+
+
+def rule_set_unfreeze_sql(vendor: str) -> list[str]:
+    drop = [f"DROP TRIGGER IF EXISTS {RULE_SET_TABLE}_frozen"
+            + (f" ON {RULE_SET_TABLE};" if vendor == "postgresql" else ";")]
+    if vendor == "postgresql":
+        drop.append("DROP FUNCTION IF EXISTS casefile_freeze_rule_set();")
+    return drop

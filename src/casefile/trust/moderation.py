@@ -1,0 +1,544 @@
+"""Moderation decisions, reviews, rule set versions and hash lists (DESIGN 9.4, issue 12).
+
+What decides is `trust.moderation_rules` (pure). This module stores its inputs and outputs:
+
+- `moderation_decide`: the platform posts an item; the published rule set decides it against
+  the item, the hash lists and the subject's trust profile; one `ModerationItem` row, one ledger
+  entry (`MODERATION_DECIDED`, its id the row's `audit_id`) and, for blur/block/remove, one
+  `content.enforce` outbox command — one transaction. The decision is also the HTTP response.
+- `moderation_review`: a person decides; a new row that `overrides` the latest one.
+- Rule sets: one draft edited at a time, replayed over recent items, published (frozen; the
+  previous version retired). Hash lists: named, of one kind, each change audited.
+
+The decision path is kept short: the published rule set is parsed once per version and the PDQ
+lists once per list version (cached in-process: a published version never changes, and a list's
+version grows with each change), exact hashes are looked up by index in one query, the profile
+in one query.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import Exists, F, Max, OuterRef, QuerySet
+
+from casefile.accounts.permissions import Perm
+from casefile.audit import ledger
+from casefile.audit.actor import Actor
+from casefile.audit.snapshot import snapshot
+from casefile.core import ids
+from casefile.core.errors import Conflict, NotFound, ValidationFailed
+from casefile.core.timeutil import now
+from casefile.platform.models import OutboxCommand
+from casefile.trust import selectors
+from casefile.trust.models import HashList, HashListEntry, ModerationItem, RuleSetVersion
+from casefile.trust.moderation_rules import (
+    DECISIONS,
+    RANK,
+    HashLists,
+    Item,
+    ReplayReport,
+    RuleSet,
+    evaluate,
+    parse_rule_set,
+    replay,
+    strongest_scores,
+)
+
+ENFORCE_COMMAND = "content.enforce"
+RESTRICTIVE = frozenset({"blur", "block", "remove"})
+RULES = "rules"  # `decided_by` when the rules decided
+MAX_SIGNALS = 100
+REPLAY_MAX = 5000
+PROFILE_FIELDS = ("created_at", "idv_status", "bg_status", "risk_score", "is_18plus_attested",
+                  "hold_type", "strikes_active_count", "strike_points_active",
+                  "safe_mode_preference")
+_HEX = {"sha256": re.compile(r"[0-9a-f]{64}"), "md5": re.compile(r"[0-9a-f]{32}"),
+        "pdq": re.compile(r"[0-9a-f]{64}")}
+_DIGITS = {"sha256": 64, "md5": 32, "pdq": 64}
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}")
+
+
+def _actor_id(actor: Actor) -> str:
+    return actor.user.id if actor.user else "system"
+
+
+def _reason(actor: Actor, reason_code: str | None) -> str | None:
+    return None if actor.is_machine else actor.reason(reason_code)
+
+
+# --- caches ------------------------------------------------------------------------------------
+
+_lock = threading.Lock()
+_rule_sets: dict[int, RuleSet] = {}  # published/retired versions: immutable
+_pdq: dict[tuple[str, int], tuple[int, ...]] = {}  # (list, version) → 256-bit ints
+_full: dict[tuple[str, int], frozenset[str]] = {}  # (list, version) → values (replay)
+
+
+def clear_caches() -> None:
+    with _lock:
+        _rule_sets.clear()
+        _pdq.clear()
+        _full.clear()
+
+
+def _rule_set_of(row: RuleSetVersion) -> RuleSet:
+    if row.status == "draft":  # drafts change: never cached
+        return parse_rule_set(row.rules)
+    found = _rule_sets.get(row.version)
+    if found is None:
+        found = parse_rule_set(row.rules)
+        with _lock:
+            _rule_sets[row.version] = found
+    return found
+
+
+def published() -> RuleSet | None:
+    """The published rule set (one query for its row, parsed once per version)."""
+    row = RuleSetVersion.objects.filter(status="published").only("version", "status",
+                                                                 "rules").first()
+    return _rule_set_of(row) if row else None
+
+
+def _pdq_values(name: str, version: int) -> tuple[int, ...]:
+    key = (name, version)
+    found = _pdq.get(key)
+    if found is None:
+        found = tuple(int(v, 16) for v in HashListEntry.objects.filter(hash_list_id=name)
+                      .values_list("value", flat=True))
+        with _lock:
+            for old in [k for k in _pdq if k[0] == name]:
+                del _pdq[old]
+            _pdq[key] = found
+    return found
+
+
+class _StoredLists(HashLists):
+    """`moderation_rules.HashLists` over the stored lists: exact matches found beforehand by one
+    indexed query (`exact`: list → the item's digests in it), PDQ lists from the cache."""
+
+    def __init__(self, exact: Mapping[str, set[str]], pdq: Mapping[str, tuple[int, ...]]):
+        super().__init__()
+        self._found = exact
+        self._pdq = dict(pdq)
+
+    def contains(self, name: str, digest: str | None) -> bool:
+        return digest is not None and digest in self._found.get(name, ())
+
+    def pdq_within(self, name: str, pdq: str | None, max_distance: int) -> bool:
+        if pdq is None:
+            return False
+        query = int(pdq, 16)
+        return any((query ^ known).bit_count() <= max_distance
+                   for known in self._pdq.get(name, ()))
+
+
+def _lists_for(rule_set: RuleSet, digests: Iterable[str]) -> HashLists:
+    names = rule_set.referenced_lists()
+    if not names:
+        return HashLists()
+    found = list(HashList.objects.filter(name__in=names).values_list("name", "kind", "version"))
+    lists = {name: kind for name, kind, _ in found}
+    versions = {name: version for name, _, version in found}
+    exact_names = [n for n, kind in lists.items() if kind != "pdq"]
+    wanted = [d for d in digests if d]
+    exact: dict[str, set[str]] = {}
+    if exact_names and wanted:
+        for name, value in HashListEntry.objects.filter(hash_list_id__in=exact_names,
+                                                         value__in=wanted).values_list(
+                "hash_list_id", "value"):
+            exact.setdefault(name, set()).add(value)
+    pdq = {n: _pdq_values(n, versions[n]) for n, kind in lists.items() if kind == "pdq"}
+    return _StoredLists(exact, pdq)
+
+
+def _full_lists(names: set[str]) -> HashLists:
+    """Every hash of the named lists (replay decides many items), cached per list version."""
+    out: dict[str, frozenset[str]] = {}
+    for name, version in HashList.objects.filter(name__in=names).values_list("name", "version"):
+        key = (name, version)
+        if key not in _full:
+            values = frozenset(HashListEntry.objects.filter(hash_list_id=name)
+                               .values_list("value", flat=True))
+            with _lock:
+                for old in [k for k in _full if k[0] == name]:
+                    del _full[old]
+                _full[key] = values
+        out[name] = _full[key]
+    return HashLists(out)
+
+
+# --- items ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ItemIn:
+    """What the platform sends, checked."""
+
+    kind: str
+    item_id: str
+    subject_user_id: str
+    signals: list[dict[str, Any]]
+    sha256: str
+    md5: str
+    pdq: str
+
+
+def _checked(data: Mapping[str, Any]) -> ItemIn:
+    kind = data.get("kind")
+    if kind not in ("media", "message"):
+        raise ValidationFailed("kind must be media or message")
+    item_id = str(data.get("item_id") or "").strip()
+    if not item_id or len(item_id) > 200 or "\x00" in item_id:
+        raise ValidationFailed("item_id: 1 to 200 characters")
+    user_id = str(data.get("subject_user_id") or "").strip()
+    if not user_id:
+        raise ValidationFailed("subject_user_id is required")
+    raw = data.get("signals") or []
+    if not isinstance(raw, list) or len(raw) > MAX_SIGNALS:
+        raise ValidationFailed(f"signals: a list of at most {MAX_SIGNALS}")
+    signals = []
+    for index, s in enumerate(raw):
+        s = dict(s) if isinstance(s, Mapping) else {}
+        label, score = s.get("label"), s.get("score")
+        if (not isinstance(label, str) or not label or len(label) > 64
+                or isinstance(score, bool) or not isinstance(score, int | float)
+                or not 0 <= score <= 1):
+            raise ValidationFailed(f"signals[{index}]: a label and a score from 0 to 1")
+        signals.append({"source": str(s.get("source") or "")[:64], "label": label,
+                        "score": float(score), "model": str(s.get("model") or "")[:64]})
+    hashes = {}
+    for name, pattern in _HEX.items():
+        value = str(data.get(name) or "").strip().lower()
+        if value and not pattern.fullmatch(value):
+            raise ValidationFailed(f"{name} must be {_DIGITS[name]} hex digits")
+        hashes[name] = value
+    if hashes["pdq"] and kind != "media":
+        raise ValidationFailed("a PDQ hash is for images (media)")
+    return ItemIn(kind, item_id, user_id, signals, **hashes)
+
+
+def _profile_fields(user_id: str) -> dict[str, Any]:
+    profile = selectors.profile_read(user_id)  # one query; 404 for an unknown user
+    return {name: getattr(profile, name) for name in PROFILE_FIELDS}
+
+
+def _tell_platform(row: ModerationItem) -> OutboxCommand:
+    moment = now()
+    payload = {"moderation_id": row.id, "kind": row.kind, "item_id": row.item_id,
+               "subject_user_id": row.subject_user_id, "decision": row.final_decision,
+               "safe_mode_required": row.safe_mode_required, "decided_by": row.decided_by,
+               "audit_entry_id": row.audit_id}
+    return OutboxCommand.objects.create(type=ENFORCE_COMMAND, payload=payload,
+                                        audit_entry_id=row.audit_id, created_at=moment,
+                                        next_attempt_at=moment)
+
+
+def _record(actor: Actor, row: ModerationItem, action: str, reason_code: str | None,
+            metadata: dict[str, Any] | None = None) -> ModerationItem:
+    entry = ledger.record(actor=actor, action=action, resource=f"moderation:{row.id}",
+                          reason_code=reason_code, after=_summary(row),
+                          target_user_id=row.subject_user_id, metadata=metadata)
+    row.audit_id = entry.id
+    row.save(force_insert=True)
+    return row
+
+
+def _summary(row: ModerationItem) -> dict[str, Any]:
+    state = snapshot(row)
+    state.pop("audit_id", None)  # the entry's own id: set from it
+    return state
+
+
+def moderation_decide(*, actor: Actor, item_data: Mapping[str, Any],
+                      reason_code: str | None = None) -> ModerationItem:
+    """Decide an item by the published rules (no published set: allow). Adds a row every time:
+    posting the same item again re-decides it."""
+    actor.require(Perm.MODERATION_DECIDE)
+    reason_code = _reason(actor, reason_code)
+    item = _checked(item_data)
+    profile = _profile_fields(item.subject_user_id)
+    moment = now()
+    rules = published()
+    scores = strongest_scores(item.signals)
+    pure = Item(id=item.item_id, kind=item.kind, signals=scores,  # type: ignore[arg-type]
+                sha256=item.sha256 or None, md5=item.md5 or None, pdq=item.pdq or None,
+                profile=profile, at=moment)
+    if rules is None:
+        decision = evaluate(RuleSet(version=1), pure)
+        version = None
+    else:
+        decision = evaluate(rules, pure, _lists_for(rules, (item.sha256, item.md5)))
+        version = rules.version
+    row = ModerationItem(
+        id=ids.new_mod_id(), kind=item.kind, item_id=item.item_id,
+        subject_user_id=item.subject_user_id, signals=item.signals, sha256=item.sha256,
+        md5=item.md5, pdq=item.pdq, rule_hits=[h.to_dict() for h in decision.hits],
+        final_decision=decision.decision, safe_mode_required=decision.safe_mode_required,
+        needs_review=decision.needs_review, low_confidence=decision.low_confidence,
+        decided_by=RULES, reason_code="", rule_set_version=version, created_at=moment)
+    with transaction.atomic():
+        _record(actor, row, "MODERATION_DECIDED", reason_code,
+                metadata={"rule_set_version": version,
+                          "rules_hit": [h.rule_id for h in decision.hits]})
+        if row.final_decision in RESTRICTIVE:
+            _tell_platform(row)
+    return row
+
+
+def latest(row_or_id: ModerationItem | str) -> ModerationItem:
+    """The newest row of the item `row_or_id` is about."""
+    row = (ModerationItem.objects.filter(pk=row_or_id).first()
+           if isinstance(row_or_id, str) else row_or_id)
+    if row is None:
+        raise NotFound(f"no moderation item {row_or_id}")
+    return (ModerationItem.objects.filter(kind=row.kind, item_id=row.item_id)
+            .order_by("-created_at", "-id").first()) or row
+
+
+def history(row: ModerationItem) -> QuerySet[ModerationItem]:
+    return ModerationItem.objects.filter(kind=row.kind, item_id=row.item_id).order_by(
+        "created_at", "id")
+
+
+def moderation_review(*, actor: Actor, item: ModerationItem, decision: str,
+                      reason_code: str | None, safe_mode_required: bool | None = None
+                      ) -> ModerationItem:
+    """A person decides the item: a new row (`decided_by` their id, `overrides` the latest
+    row), audited; the platform is told when the decision or safe mode changed."""
+    actor.require(Perm.MODERATION_REVIEW)
+    if actor.is_machine:
+        raise ValidationFailed("a review is a person's decision")
+    reason_code = actor.reason(reason_code)
+    if decision not in DECISIONS:
+        raise ValidationFailed(f"decision must be one of {', '.join(DECISIONS)}")
+    with transaction.atomic():
+        previous = latest(item.id)  # the newest word on the item is the one overridden
+        safe = previous.safe_mode_required if safe_mode_required is None else safe_mode_required
+        row = ModerationItem(
+            id=ids.new_mod_id(), kind=previous.kind, item_id=previous.item_id,
+            subject_user_id=previous.subject_user_id, signals=previous.signals,
+            sha256=previous.sha256, md5=previous.md5, pdq=previous.pdq,
+            rule_hits=previous.rule_hits, final_decision=decision, safe_mode_required=safe,
+            needs_review=False, low_confidence=False, decided_by=_actor_id(actor),
+            reason_code=reason_code or "", overrides=previous.id,
+            rule_set_version=previous.rule_set_version, created_at=now())
+        _record(actor, row, "MODERATION_REVIEWED", reason_code,
+                metadata={"overrides": previous.id, "from": previous.final_decision,
+                          "to": decision, "rules_said": _rules_said(previous)})
+        if (previous.final_decision, previous.safe_mode_required) != (decision, safe):
+            _tell_platform(row)
+    return row
+
+
+def _rules_said(row: ModerationItem) -> str:
+    hits = [h["decision"] for h in row.rule_hits]
+    return max(hits, key=RANK.__getitem__) if hits else "allow"
+
+
+def review_queue() -> QuerySet[ModerationItem]:
+    """Items whose latest row needs a person: oldest first (keyset on created_at, id)."""
+    newer = ModerationItem.objects.filter(kind=OuterRef("kind"), item_id=OuterRef("item_id"),
+                                          created_at__gt=OuterRef("created_at"))
+    return (ModerationItem.objects.filter(needs_review=True).select_related("subject_user")
+            .exclude(Exists(newer)))
+
+
+# --- rule sets -----------------------------------------------------------------------------------
+
+
+def rule_set_get(version: int) -> RuleSetVersion:
+    found = RuleSetVersion.objects.filter(pk=version).first()
+    if found is None:
+        raise NotFound(f"no rule set version {version}")
+    return found
+
+
+def _ruleset_resource(version: int) -> str:
+    return f"ruleset:v{version}"
+
+
+def rule_set_draft_save(*, actor: Actor, rules_json: str | bytes | Mapping[str, Any],
+                        reason_code: str | None) -> RuleSetVersion:
+    """Save the draft (creating it as the next version when there is none). The JSON is checked
+    with `parse_rule_set` (422 with each problem's path); its `version` is set to the draft's."""
+    actor.require(Perm.MODERATION_RULES)
+    reason_code = _reason(actor, reason_code)
+    if isinstance(rules_json, str | bytes):
+        import json
+
+        try:
+            rules_json = json.loads(rules_json)
+        except ValueError as exc:
+            raise ValidationFailed(f"not JSON: {exc}") from None
+    if not isinstance(rules_json, Mapping):
+        raise ValidationFailed("a rule set is a JSON object")
+    with transaction.atomic():
+        draft = RuleSetVersion.objects.select_for_update().filter(status="draft").first()
+        version = draft.version if draft else (
+            (RuleSetVersion.objects.aggregate(v=Max("version"))["v"] or 0) + 1)
+        parsed = parse_rule_set({**rules_json, "version": version})
+        rules = parsed.to_json()
+        moment = now()
+        before = snapshot(draft) if draft else None
+        if draft is None:
+            draft = RuleSetVersion(version=version, rules=rules, status="draft",
+                                   created_by=_actor_id(actor), created_at=moment,
+                                   updated_at=moment)
+            try:
+                with transaction.atomic():
+                    draft.save(force_insert=True)
+            except IntegrityError:
+                raise Conflict("another draft was started meanwhile: reload it") from None
+        else:
+            if draft.rules == rules:
+                raise Conflict("the draft already says that")
+            draft.rules, draft.updated_at = rules, moment
+            draft.save()
+        ledger.record(actor=actor, action="MODERATION_RULES_DRAFT_SAVED",
+                      resource=_ruleset_resource(version), reason_code=reason_code,
+                      before=before, after=snapshot(draft),
+                      metadata={"rules": len(parsed.rules)})
+    return draft
+
+
+def rule_set_replay(*, draft_version: int, last_n: int = 500) -> ReplayReport:
+    """A read: how the draft would have decided the last N decided items (rows the rules
+    decided), beside the published version's decision, with the profile as it is now."""
+    if not 1 <= last_n <= REPLAY_MAX:
+        raise ValidationFailed(f"last_n must be from 1 to {REPLAY_MAX}")
+    row = rule_set_get(draft_version)
+    draft = _rule_set_of(row)
+    current = published()
+    rows = list(ModerationItem.objects.filter(decided_by=RULES)
+                .order_by("-created_at", "-id")[:last_n])
+    from casefile.trust.models import TrustProfile
+
+    profiles = {p["user_id"]: p for p in TrustProfile.objects.filter(
+        user_id__in={r.subject_user_id for r in rows}).values("user_id", *PROFILE_FIELDS)}
+    names = draft.referenced_lists() | (current.referenced_lists() if current else set())
+    lists = _full_lists(names)
+    items = [Item(id=r.id, kind=r.kind,  # type: ignore[arg-type]
+                  signals=strongest_scores(r.signals), sha256=r.sha256 or None,
+                  md5=r.md5 or None, pdq=r.pdq or None,
+                  profile=profiles.get(r.subject_user_id, {}), at=r.created_at)
+             for r in reversed(rows)]
+    return replay(draft, current, items, lists)
+
+
+def rule_set_publish(*, actor: Actor, version: int, reason_code: str | None) -> RuleSetVersion:
+    """Publish the draft `version` (frozen from now on) and retire the published one. Every
+    hash list the rules name must exist."""
+    actor.require(Perm.MODERATION_RULES)
+    reason_code = _reason(actor, reason_code)
+    with transaction.atomic():
+        row = RuleSetVersion.objects.select_for_update().filter(pk=version).first()
+        if row is None:
+            raise NotFound(f"no rule set version {version}")
+        if row.status != "draft":
+            raise Conflict(f"rule set v{version} is {row.status}: published versions are "
+                           "immutable; save a new draft")
+        parsed = parse_rule_set(row.rules)
+        missing = sorted(parsed.referenced_lists() - set(
+            HashList.objects.filter(name__in=parsed.referenced_lists())
+            .values_list("name", flat=True)))
+        if missing:
+            raise ValidationFailed(f"no hash list {', '.join(missing)}",
+                                   details={"missing": missing})
+        moment = now()
+        old = RuleSetVersion.objects.select_for_update().filter(status="published").first()
+        if old is not None:
+            old.status, old.retired_at = "retired", moment
+            old.save(update_fields=["status", "retired_at"])
+        before = snapshot(row)
+        row.status, row.published_by, row.published_at = "published", _actor_id(actor), moment
+        row.save(update_fields=["status", "published_by", "published_at"])
+        ledger.record(actor=actor, action="MODERATION_RULES_PUBLISHED",
+                      resource=_ruleset_resource(version), reason_code=reason_code,
+                      before=before, after=snapshot(row),
+                      metadata={"retired": old.version if old else None})
+    return row
+
+
+# --- hash lists ----------------------------------------------------------------------------------
+
+
+def hash_list_get(name: str) -> HashList:
+    found = HashList.objects.filter(pk=name).first()
+    if found is None:
+        raise NotFound(f"no hash list {name}")
+    return found
+
+
+def hash_list_create(*, actor: Actor, name: str, kind: str, description: str = "",
+                     reason_code: str | None) -> HashList:
+    actor.require(Perm.MODERATION_RULES)
+    reason_code = _reason(actor, reason_code)
+    if not _NAME.fullmatch(name or ""):
+        raise ValidationFailed("a list name: letters, digits, _ . : -, at most 64")
+    if kind not in _HEX:
+        raise ValidationFailed("kind must be sha256, md5 or pdq")
+    moment = now()
+    with transaction.atomic():
+        if HashList.objects.filter(pk=name).exists():
+            raise Conflict(f"hash list {name} exists")
+        row = HashList.objects.create(name=name, kind=kind, description=description[:500],
+                                      created_at=moment, updated_at=moment)
+        ledger.record(actor=actor, action="HASH_LIST_CREATED", resource=f"hashlist:{name}",
+                      reason_code=reason_code, after=snapshot(row))
+    return row
+
+
+def hash_list_add(*, actor: Actor, hash_list: HashList, values: list[str], note: str = "",
+                  reason_code: str | None) -> list[HashListEntry]:
+    """Add hashes (one audit entry for the batch, listing them). Already present: 409."""
+    actor.require(Perm.MODERATION_RULES)
+    reason_code = _reason(actor, reason_code)
+    clean = list(dict.fromkeys(str(v).strip().lower() for v in values or []))
+    if not clean or len(clean) > 10_000:
+        raise ValidationFailed("give 1 to 10,000 hashes")
+    bad = [v for v in clean if not _HEX[hash_list.kind].fullmatch(v)]
+    if bad:
+        raise ValidationFailed(f"not {hash_list.kind} hashes: {', '.join(bad[:5])}",
+                               details={"invalid": bad[:100]})
+    with transaction.atomic():
+        locked = HashList.objects.select_for_update().get(pk=hash_list.pk)
+        present = set(HashListEntry.objects.filter(hash_list=locked, value__in=clean)
+                      .values_list("value", flat=True))
+        if present:
+            raise Conflict(f"already in {locked.name}: {', '.join(sorted(present)[:5])}",
+                           details={"present": sorted(present)[:100]})
+        moment = now()
+        entry = ledger.record(actor=actor, action="HASH_LIST_ENTRY_ADDED",
+                              resource=f"hashlist:{locked.name}", reason_code=reason_code,
+                              metadata={"values": clean[:1000], "count": len(clean),
+                                        "version": locked.version + 1})
+        rows = HashListEntry.objects.bulk_create([
+            HashListEntry(hash_list=locked, value=v, note=note[:200], added_by=_actor_id(actor),
+                          audit_id=entry.id, created_at=moment) for v in clean])
+        HashList.objects.filter(pk=locked.pk).update(version=F("version") + 1,
+                                                     updated_at=moment)
+    return rows
+
+
+def hash_list_remove(*, actor: Actor, hash_list: HashList, value: str,
+                     reason_code: str | None) -> None:
+    actor.require(Perm.MODERATION_RULES)
+    reason_code = _reason(actor, reason_code)
+    value = (value or "").strip().lower()
+    with transaction.atomic():
+        locked = HashList.objects.select_for_update().get(pk=hash_list.pk)
+        found = HashListEntry.objects.filter(hash_list=locked, value=value).first()
+        if found is None:
+            raise NotFound(f"{value} is not in {locked.name}")
+        ledger.record(actor=actor, action="HASH_LIST_ENTRY_REMOVED",
+                      resource=f"hashlist:{locked.name}", reason_code=reason_code,
+                      before=snapshot(found), metadata={"version": locked.version + 1})
+        found.delete()
+        HashList.objects.filter(pk=locked.pk).update(version=F("version") + 1,
+                                                     updated_at=now())
