@@ -20,6 +20,7 @@ from casefile.audit.models import AuditEntry
 from casefile.events.models import Event
 from casefile.platform import services as platform
 from casefile.trust import services as trust
+from casefile.trust import strikes
 from tests.cases.helpers import open_case
 from tests.conftest import CLI, make_staff
 from tests.conftest import CommittingClient as Client
@@ -137,6 +138,12 @@ WRITES: dict[str, Write] = {
                                  Perm.TRUST_VERIFY,
                                  ("CASE_CREATED", "VERIFICATION_CASE_APPEALED",
                                   "TRUST_PROFILE_UPDATED")),
+    "strike issue": Write(lambda w: f"/trust/users/{w['trust_user']}/strikes/",
+                          lambda w: {"policy": "spam", "reason": "bulk messages", **REASON},
+                          Perm.TRUST_STRIKE, ("STRIKE_ISSUED", "TRUST_PROFILE_UPDATED")),
+    "strike reverse": Write(lambda w: f"/trust/strikes/{w['strike'].id}/reverse/",
+                            lambda w: REASON, Perm.TRUST_STRIKE,
+                            ("STRIKE_REVERSED", "TRUST_PROFILE_UPDATED")),
     "approval decide": Write(lambda w: f"/platform/approvals/{w['approval'].id}/",
                              lambda w: {"decision": "reject", **REASON}, Perm.BILLING_CREDIT,
                              "APPROVAL_DECIDED"),
@@ -176,7 +183,9 @@ def world(settings):
             "case": open_case(title="Spam"), "event": Event.objects.get(), "approval": approval,
             "blob": blob, "trust_user": profile().user_id, "held_user": held,
             "verification": verification("idv", "in_review"),
-            "decided": verification("idv", "failed")}
+            "decided": verification("idv", "failed"),
+            "strike": strikes.strike_issue(actor=analyst(), user_id=profile().user_id,
+                                           policy="spam", reason_code="POLICY_VIOLATION")}
 
 
 @pytest.mark.parametrize("role", ROLES)

@@ -237,3 +237,19 @@ def test_permissions_by_role(role, allowed):
     else:
         with pytest.raises(PermissionDenied):
             _issue(user, "spam", actor=actor)
+
+
+def test_console_shows_the_strike_history_and_forms():
+    from django.test import Client
+
+    user = _eligible_user()
+    strike = _issue(user, "harassment")
+    client = Client()
+    client.force_login(make_staff(Role.ANALYST))
+    page = client.get(f"/trust/users/{user}/").content.decode()
+    assert strike.id in page and "listing_hide, pauses" in page
+    assert f"/trust/strikes/{strike.id}/reverse/" in page and "Issue a strike" in page
+    viewer = Client()
+    viewer.force_login(make_staff(Role.VIEWER))
+    page = viewer.get(f"/trust/users/{user}/").content.decode()
+    assert strike.id in page and "Issue a strike" not in page

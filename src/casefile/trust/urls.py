@@ -11,6 +11,8 @@ urlpatterns = [
     path("users/<str:user_id>/risk/", views.risk_set, name="risk_set"),
     path("users/<str:user_id>/hold/", views.hold_set, name="hold_set"),
     path("users/<str:user_id>/hold/clear/", views.hold_clear, name="hold_clear"),
+    path("users/<str:user_id>/strikes/", views.strike_issue, name="strike_issue"),
+    path("strikes/<str:strike_id>/reverse/", views.strike_reverse, name="strike_reverse"),
     path("users/<str:user_id>/verifications/", views.verification_open,
          name="verification_open"),
     path("verifications/<str:case_id>/", views.verification_page, name="verification"),

@@ -70,9 +70,23 @@ def user_trust(request: HttpRequest, actor: Actor, user_id: str) -> HttpResponse
         "threshold": policy.finance_risk_threshold(),
         "may_edit": has_perm(actor.roles, Perm.TRUST_EDIT),
         "may_open": has_perm(actor.roles, Perm.TRUST_VERIFY_OPEN),
+        "strikes": _strike_rows(user_id), "may_strike": has_perm(actor.roles, Perm.TRUST_STRIKE),
+        "strike_policies": _strike_policies(),
         "evidence": (_evidence_previews(actor, user_id)
                      if has_perm(actor.roles, Perm.EVIDENCE_VIEW) else None),
     })
+
+
+def _strike_rows(user_id: str):
+    from casefile.trust import strikes
+
+    return strikes.strike_history(user_id)[:100]
+
+
+def _strike_policies():
+    from casefile.trust.strikes_policy import POLICIES
+
+    return list(POLICIES.values())
 
 
 PREVIEW_CHARS = 400
@@ -217,3 +231,33 @@ def queue(request: HttpRequest, actor: Actor, name: str = "idv") -> HttpResponse
         "rows": [{"profile": p, "flags": _flags(p)} for p in page.items],
         "next_cursor": page.next_cursor, "keep": query_without(request.GET, "cursor"),
         "threshold": policy.finance_risk_threshold()})
+
+
+# --- strikes (trust.strikes) -------------------------------------------------------------------
+
+
+@require_POST
+@screen(Perm.TRUST_STRIKE)
+def strike_issue(request: HttpRequest, actor: Actor, user_id: str) -> HttpResponse:
+    from casefile.trust import strikes
+    from casefile.trust.strikes_api import StrikeIn
+
+    body = _form(request, StrikeIn, ("policy", "points", "reason", "case_id"), "the strike")
+    return change(request, lambda: strikes.strike_issue(
+        actor=actor, user_id=user_id, policy=body.policy, points=body.points,
+        reason=body.reason, case_id=body.case_id, reason_code=body.reason_code),
+        done=f"{body.policy} strike issued", redirect_to=_to_user(user_id))
+
+
+@require_POST
+@screen(Perm.TRUST_STRIKE)
+def strike_reverse(request: HttpRequest, actor: Actor, strike_id: str) -> HttpResponse:
+    from casefile.trust import strikes
+    from casefile.trust.strikes_api import ReverseIn
+
+    strike = strikes.strike_get(strike_id)
+    body = _form(request, ReverseIn, ("appeal_case_id", "reason"), "the reversal")
+    return change(request, lambda: strikes.strike_reverse(
+        actor=actor, strike=strike, reason_code=body.reason_code,
+        appeal_case_id=body.appeal_case_id, reason=body.reason),
+        done=f"{strike.id} reversed", redirect_to=_to_user(strike.user_id))
