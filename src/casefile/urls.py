@@ -17,6 +17,7 @@ urlpatterns = [
     path("evidence/", include("casefile.evidence.urls")),
     path("holds/", include("casefile.holds.urls")),
     path("trust/", include("casefile.trust.urls")),
+    path("moderation/", include("casefile.trust.moderation_urls")),
     path("webhooks/", include("casefile.webhooks.urls")),
 ]
 

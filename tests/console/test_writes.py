@@ -144,6 +144,17 @@ WRITES: dict[str, Write] = {
     "strike reverse": Write(lambda w: f"/trust/strikes/{w['strike'].id}/reverse/",
                             lambda w: REASON, Perm.TRUST_STRIKE,
                             ("STRIKE_REVERSED", "TRUST_PROFILE_UPDATED")),
+    "moderation review": Write(lambda w: f"/moderation/items/{w['moderated'].id}/review/",
+                               lambda w: {"decision": "block", **REASON},
+                               Perm.MODERATION_REVIEW, "MODERATION_REVIEWED"),
+    "rules draft": Write(lambda w: "/moderation/rules/draft/",
+                         lambda w: {"rules": '{"rules": [], "review_band": '
+                                                     '{"low": 0.4, "high": 0.6}}', **REASON},
+                         Perm.MODERATION_RULES,
+                         "MODERATION_RULES_DRAFT_SAVED"),
+    "rules publish": Write(lambda w: f"/moderation/rules/{w['rule_draft'].version}/publish/",
+                           lambda w: REASON, Perm.MODERATION_RULES,
+                           "MODERATION_RULES_PUBLISHED"),
     "approval decide": Write(lambda w: f"/platform/approvals/{w['approval'].id}/",
                              lambda w: {"decision": "reject", **REASON}, Perm.BILLING_CREDIT,
                              "APPROVAL_DECIDED"),
@@ -156,6 +167,18 @@ WRITES: dict[str, Write] = {
                                  lambda w: {"decision": "reject", **REASON},
                                  Perm.HOLDS_RELEASE, "APPROVAL_DECIDED"),
 }
+
+
+def _moderation_world():
+    """An item the rules decided, and a draft rule set (a review, a save and a publish)."""
+    from casefile.trust import moderation
+    from tests.trust.helpers import profile
+
+    item = moderation.moderation_decide(actor=CLI, item_data={
+        "kind": "media", "item_id": "med_console", "subject_user_id": profile().user_id})
+    draft = moderation.rule_set_draft_save(actor=Actor.staff(make_staff(Role.OPS)),
+                                           rules_json={"rules": []}, reason_code="OPERATIONS")
+    return item, draft
 
 
 @pytest.fixture
@@ -179,7 +202,9 @@ def world(settings):
     held = profile().user_id
     trust.trust_hold_set(actor=analyst(), user_id=held, hold_type="new_acct",
                          reason_code="FRAUD_SIGNAL")
-    return {"hold": hold, "release": release,
+    moderated, rule_draft = _moderation_world()
+    return {"moderated": moderated, "rule_draft": rule_draft,
+            "hold": hold, "release": release,
             "case": open_case(title="Spam"), "event": Event.objects.get(), "approval": approval,
             "blob": blob, "trust_user": profile().user_id, "held_user": held,
             "verification": verification("idv", "in_review"),

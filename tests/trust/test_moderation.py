@@ -313,3 +313,61 @@ def test_who_may_do_what():
     with pytest.raises(PermissionDenied):
         moderation.moderation_review(actor=Actor.staff(make_staff(Role.VIEWER)), item=row,
                                      decision="block", reason_code="OPERATIONS")
+
+
+# --- console -------------------------------------------------------------------------------------
+
+
+def _signed_in(role):
+    from tests.conftest import CommittingClient
+
+    client = CommittingClient()
+    client.force_login(make_staff(role))
+    return client
+
+
+def test_console_pages_by_role(api_as):
+    publish()
+    queued = decide(api_as, signals=[sig("nudity", 0.5)])
+    moderation.rule_set_draft_save(actor=ops(), rules_json={"rules": RULES["rules"][:1]},
+                                   reason_code="OPERATIONS")
+    pages = {"/moderation/": "needs a person", f"/moderation/items/{queued['id']}/": "Decide",
+             "/moderation/rules/?replay=1&last_n=10": "items replayed"}
+    for role in (Role.ANALYST, Role.OPS):
+        client = _signed_in(role)
+        for url, text in pages.items():
+            response = client.get(url)
+            assert response.status_code == 200, (url, role)
+            if role == Role.OPS or "replay" not in url:
+                assert text in response.content.decode(), (url, role)
+        assert 'href="/moderation/"' in client.get("/cases/").content.decode()
+    viewer = _signed_in(Role.VIEWER)
+    for url in pages:
+        assert viewer.get(url).status_code == 403
+    assert 'href="/moderation/"' not in viewer.get("/cases/").content.decode()
+
+
+def test_console_review_overrides_the_rules(api_as):
+    publish()
+    queued = decide(api_as, signals=[sig("nudity", 0.5)])
+    client = _signed_in(Role.SUPPORT)
+    response = client.post(f"/moderation/items/{queued['id']}/review/",
+                           {"decision": "remove", "reason_code": "POLICY_VIOLATION"})
+    assert response.status_code == 302
+    latest = moderation.latest(queued["id"])
+    assert latest.final_decision == "remove" and latest.overrides == queued["id"]
+    page = client.get(f"/moderation/items/{queued['id']}/").content.decode()
+    assert queued["id"] in page and latest.audit_id in page
+
+
+def test_console_saves_and_publishes_a_draft(db):
+    client = _signed_in(Role.OPS)
+    response = client.post("/moderation/rules/draft/", {
+        "rules": '{"rules": [{"id": "x"}]}', "reason_code": "OPERATIONS"}, follow=True)
+    assert "rule set invalid" in response.content.decode()
+    assert not RuleSetVersion.objects.exists()
+    client.post("/moderation/rules/draft/", {"rules": '{"rules": []}',
+                                             "reason_code": "OPERATIONS"})
+    assert RuleSetVersion.objects.get().status == "draft"
+    client.post("/moderation/rules/1/publish/", {"reason_code": "OPERATIONS"})
+    assert RuleSetVersion.objects.get().status == "published"

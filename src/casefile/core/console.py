@@ -35,6 +35,7 @@ NAVIGATION: list[tuple[str, str, Perm]] = [
     ("Evidence", "evidence:list", Perm.EVIDENCE_VIEW),
     ("Holds", "holds:list", Perm.HOLDS_VIEW),
     ("Trust", "trust:queues", Perm.TRUST_VIEW),
+    ("Moderation", "moderation:queue", Perm.MODERATION_REVIEW),
     ("Webhooks", "webhooks:log", Perm.TRUST_VIEW),
     ("Audit", "audit:entries", Perm.AUDIT_VIEW),
 ]
