@@ -75,9 +75,11 @@ def _reason(actor: Actor, reason_code: str | None) -> str | None:
 # --- caches ------------------------------------------------------------------------------------
 
 _lock = threading.Lock()
-_rule_sets: dict[int, RuleSet] = {}  # published/retired versions: immutable
-_pdq: dict[tuple[str, int], tuple[int, ...]] = {}  # (list, version) → 256-bit ints
-_full: dict[tuple[str, int], frozenset[str]] = {}  # (list, version) → values (replay)
+# Keyed with the moment the version was made, so that a database rebuilt under a running process
+# (tests) cannot serve another database's version 1.
+_rule_sets: dict[tuple[int, Any], RuleSet] = {}  # published/retired versions: immutable
+_pdq: dict[tuple[str, int, Any], tuple[int, ...]] = {}  # (list, version, at) → 256-bit ints
+_full: dict[tuple[str, int, Any], frozenset[str]] = {}  # (list, version, at) → values
 
 
 def clear_caches() -> None:
@@ -90,23 +92,24 @@ def clear_caches() -> None:
 def _rule_set_of(row: RuleSetVersion) -> RuleSet:
     if row.status == "draft":  # drafts change: never cached
         return parse_rule_set(row.rules)
-    found = _rule_sets.get(row.version)
+    key = (row.version, row.published_at)
+    found = _rule_sets.get(key)
     if found is None:
         found = parse_rule_set(row.rules)
         with _lock:
-            _rule_sets[row.version] = found
+            _rule_sets[key] = found
     return found
 
 
 def published() -> RuleSet | None:
     """The published rule set (one query for its row, parsed once per version)."""
-    row = RuleSetVersion.objects.filter(status="published").only("version", "status",
-                                                                 "rules").first()
+    row = RuleSetVersion.objects.filter(status="published").only(
+        "version", "status", "rules", "published_at").first()
     return _rule_set_of(row) if row else None
 
 
-def _pdq_values(name: str, version: int) -> tuple[int, ...]:
-    key = (name, version)
+def _pdq_values(name: str, version: int, at: Any) -> tuple[int, ...]:
+    key = (name, version, at)
     found = _pdq.get(key)
     if found is None:
         found = tuple(int(v, 16) for v in HashListEntry.objects.filter(hash_list_id=name)
@@ -142,9 +145,10 @@ def _lists_for(rule_set: RuleSet, digests: Iterable[str]) -> HashLists:
     names = rule_set.referenced_lists()
     if not names:
         return HashLists()
-    found = list(HashList.objects.filter(name__in=names).values_list("name", "kind", "version"))
-    lists = {name: kind for name, kind, _ in found}
-    versions = {name: version for name, _, version in found}
+    found = list(HashList.objects.filter(name__in=names).values_list("name", "kind", "version",
+                                                                     "updated_at"))
+    lists = {name: kind for name, kind, _, _ in found}
+    versions = {name: (version, at) for name, _, version, at in found}
     exact_names = [n for n, kind in lists.items() if kind != "pdq"]
     wanted = [d for d in digests if d]
     exact: dict[str, set[str]] = {}
@@ -153,15 +157,16 @@ def _lists_for(rule_set: RuleSet, digests: Iterable[str]) -> HashLists:
                                                          value__in=wanted).values_list(
                 "hash_list_id", "value"):
             exact.setdefault(name, set()).add(value)
-    pdq = {n: _pdq_values(n, versions[n]) for n, kind in lists.items() if kind == "pdq"}
+    pdq = {n: _pdq_values(n, *versions[n]) for n, kind in lists.items() if kind == "pdq"}
     return _StoredLists(exact, pdq)
 
 
 def _full_lists(names: set[str]) -> HashLists:
     """Every hash of the named lists (replay decides many items), cached per list version."""
     out: dict[str, frozenset[str]] = {}
-    for name, version in HashList.objects.filter(name__in=names).values_list("name", "version"):
-        key = (name, version)
+    for name, version, at in HashList.objects.filter(name__in=names).values_list(
+            "name", "version", "updated_at"):
+        key = (name, version, at)
         if key not in _full:
             values = frozenset(HashListEntry.objects.filter(hash_list_id=name)
                                .values_list("value", flat=True))
