@@ -102,8 +102,16 @@ def _rule_set_of(row: RuleSetVersion) -> RuleSet:
 
 
 def published() -> RuleSet | None:
-    """The published rule set (one query for its row, parsed once per version)."""
-    row = RuleSetVersion.objects.filter(status="published").only(
+    """The published rule set: one small query for which version it is; its rules (a large
+    JSON) are read and parsed only the first time a process meets that version."""
+    head = (RuleSetVersion.objects.filter(status="published")
+            .values_list("version", "published_at").first())
+    if head is None:
+        return None
+    found = _rule_sets.get(head)
+    if found is not None:
+        return found
+    row = RuleSetVersion.objects.filter(pk=head[0]).only(
         "version", "status", "rules", "published_at").first()
     return _rule_set_of(row) if row else None
 
