@@ -330,3 +330,51 @@ def test_a_legal_hold_is_placed_by_one_and_released_by_two(open_browser, screens
     expect(second.locator("#hold-objects")).to_contain_text("off")
     assert not get_store().head(blob.original_key).legal_hold
     screenshot(second, "hold-released")
+
+
+def test_a_rule_is_published_then_a_queued_item_is_decided(open_browser, screenshot):
+    import json
+
+    from casefile.trust import moderation
+    from casefile.trust.models import ModerationItem
+
+    platform.platform_user_upsert(actor=CLI, user_id="usr_kim", email="kim@example.com")
+    editor = open_browser(staff(Role.OPS, email="ops@example.com"), PASSWORD)
+    editor.goto("/moderation/rules/")
+    rules = {"rules": [{"id": "likely-nudity", "description": "likely nudity, a person decides",
+                        "condition": {"signal": "nudity", "gte": 0.7},
+                        "outcome": {"decision": "blur", "safe_mode_required": True,
+                                    "needs_review": True, "reason": "likely nudity"}}]}
+    draft = editor.locator("form[action$='/rules/draft/']")
+    draft.locator("textarea[name=rules]").fill(json.dumps(rules, indent=2))
+    apply(editor, draft, "POLICY_VIOLATION", expect_preview=["likely-nudity"])
+    publish = editor.locator("form[action$='/publish/']")
+    apply(editor, publish, "POLICY_VIOLATION", expect_preview=["published"])
+    expect(editor.locator("main")).to_contain_text("Published: v1")
+    screenshot(editor, "moderation-rules")
+
+    # The platform asks for a decision; the rule blurs it and asks a person to look.
+    decided = moderation.moderation_decide(actor=moderation_platform(), item_data={
+        "kind": "media", "item_id": "med_1", "subject_user_id": "usr_kim",
+        "signals": [{"source": "classifier", "label": "nudity", "score": 0.82, "model": "v3"}]})
+    assert decided.final_decision == "blur" and decided.needs_review
+
+    moderator = open_browser(staff(Role.ANALYST, email="mo@example.com"), PASSWORD)
+    moderator.goto("/moderation/")
+    expect(moderator.locator("main")).to_contain_text("likely-nudity")
+    screenshot(moderator, "moderation-queue")
+    moderator.get_by_role("link", name="media:med_1").click()
+    form = moderator.locator("form[action$='/review/']")
+    form.locator("select[name=decision]").select_option("remove")
+    apply(moderator, form, "POLICY_VIOLATION", expect_preview=["remove"])
+    expect(moderator.locator("#decision")).to_have_text("remove")
+    latest = ModerationItem.objects.filter(item_id="med_1").order_by("-created_at").first()
+    assert latest.final_decision == "remove" and latest.overrides == decided.id
+    moderator.goto("/moderation/")
+    expect(moderator.locator("main")).not_to_contain_text("med_1")  # decided: off the queue
+
+
+def moderation_platform():
+    from casefile.audit.actor import Actor
+
+    return Actor.staff(make_staff(Role.PLATFORM))

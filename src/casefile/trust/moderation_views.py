@@ -90,6 +90,7 @@ def rules(request: HttpRequest, actor: Actor) -> HttpResponse:
         "versions": versions, "draft": draft, "current": current, "may_rules": may_rules,
         "text": json.dumps({k: v for k, v in (editing.rules if editing else {"rules": []}).items()
                             if k != "version"}, indent=2),
+        "current_text": json.dumps(current.rules, indent=2) if current else "",
         "report": report, "changed": report.changed_counts() if report else None,
         "problem": problem,
         "lists": HashList.objects.order_by("name") if may_rules else None})
