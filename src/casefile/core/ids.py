@@ -12,6 +12,7 @@ PREFIXES = frozenset({
     "vrf",  # verification cases (DESIGN 2, 9.3)
     "mod",  # moderation items and decisions (DESIGN 9.4)
     "stk",  # strikes (DESIGN 9.4, the strike ledger)
+    "rpt",  # safety reports, the detail of a report case (DESIGN 9.4)
 })
 
 
@@ -112,3 +113,7 @@ def new_whd_id() -> str:
 
 def new_mod_id() -> str:
     return new_id("mod")
+
+
+def new_rpt_id() -> str:
+    return new_id("rpt")

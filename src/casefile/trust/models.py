@@ -381,3 +381,77 @@ class HashListEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.hash_list_id}: {self.value}"
+
+
+# --- safety reports (DESIGN 9.4; trust.reports) ---------------------------------------------
+
+
+class SafetyReport(models.Model):
+    """The Trust & Safety detail of a case of kind `report` (TD-596.3 `SafetyReport`), one to
+    one: its triage state is the case's status and its SLA the case's, so neither is stored
+    here. `category` is a content policy (`trust.strikes_policy.POLICIES`) and `severity` the
+    policy's at filing time. Outcome, strike delta and strike are set once, at resolution."""
+
+    OUTCOMES = tuple((o, o) for o in ("no_violation", "warning", "content_removed", "strike",
+                                      "suspension", "ban", "referred"))
+
+    id = models.CharField(primary_key=True, max_length=40, default=ids.new_rpt_id,
+                          editable=False)
+    case = models.OneToOneField("cases.Case", on_delete=models.PROTECT,
+                                related_name="safety_report")
+    accused_user = models.ForeignKey(PlatformUser, on_delete=models.PROTECT,
+                                     related_name="safety_reports")
+    category = models.CharField(max_length=40)
+    severity = models.CharField(max_length=10)
+    outcome = models.CharField(max_length=20, choices=OUTCOMES, null=True,  # noqa: DJ001
+                               blank=True)
+    strike_delta = models.IntegerField(default=0)  # points issued at resolution
+    strike = models.ForeignKey(Strike, null=True, blank=True, on_delete=models.PROTECT,
+                               related_name="safety_reports")
+    resolved_by = models.CharField(max_length=60, blank=True, default="")
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        db_table = "trust_safety_report"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(severity__in=("critical", "high", "medium", "low")),
+                name="safety_report_severity_known"),
+            models.CheckConstraint(
+                condition=(Q(outcome__isnull=True, resolved_at__isnull=True)
+                           | Q(outcome__in=("no_violation", "warning", "content_removed",
+                                            "strike", "suspension", "ban", "referred"),
+                               resolved_at__isnull=False)),
+                name="safety_report_outcome_when_resolved"),
+        ]
+        # The join looks for an accused's reports by category, newest first.
+        indexes = [models.Index(fields=["accused_user", "category", "-created_at"],
+                                name="safety_report_join")]
+
+    def __str__(self) -> str:
+        return f"{self.id} {self.category} against {self.accused_user_id}"
+
+
+class ReportSubmission(models.Model):
+    """One report as the platform sent it: append-only. Several join one SafetyReport when the
+    same accused is reported for the same category within the join window. The platform's own
+    id makes a repeated POST idempotent."""
+
+    safety_report = models.ForeignKey(SafetyReport, on_delete=models.PROTECT,
+                                      related_name="submissions")
+    platform_report_id = models.CharField(max_length=200, unique=True)
+    accuser_user_id = models.CharField(max_length=40, blank=True, default="")
+    text = models.TextField(blank=True, default="")
+    linked_items = models.JSONField(default=_no_reasons)  # [{kind, id}]
+    submitted_by = models.CharField(max_length=60)  # stf_… of the platform's identity or staff
+    audit_entry_id = models.CharField(max_length=40)
+    received_at = models.DateTimeField()
+
+    class Meta:
+        db_table = "trust_report_submission"
+        indexes = [models.Index(fields=["safety_report", "received_at"],
+                                name="report_submission_report")]
+
+    def __str__(self) -> str:
+        return f"{self.platform_report_id} → {self.safety_report_id}"
