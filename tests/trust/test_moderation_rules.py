@@ -243,7 +243,8 @@ def test_safe_mode_and_review_come_from_any_hit() -> None:
     assert not decision.low_confidence
     assert decision.to_dict()["rule_hits"][0] == {
         "rule_id": "blur", "version": 1, "decision": "blur", "reason": "because blur",
-        "safe_mode_required": True, "needs_review": False}
+        "safe_mode_required": True, "needs_review": False, "policy": None, "strike": False,
+        "open_report": False}
 
 
 @pytest.mark.parametrize(("scores", "expected"), [
@@ -459,3 +460,27 @@ def test_evaluate_never_raises_and_adding_a_rule_is_never_less_strict(
     assert [h.rule_id for h in after.hits][:len(before.hits)] == [h.rule_id for h in before.hits]
     # Deterministic: the same input gives the same output.
     assert evaluate(before_set, it, lists) == before
+
+
+def test_an_outcome_names_its_policy_for_a_strike_or_a_report() -> None:
+    with pytest.raises(RuleSetInvalid):
+        rules(rule("s", MEDIA, "remove", strike=True))
+    with pytest.raises(RuleSetInvalid):
+        rules(rule("r", MEDIA, "remove", open_report=True))
+    with pytest.raises(RuleSetInvalid):
+        rules(rule("p", MEDIA, "remove", policy="no_such_policy"))
+    rs = rules(rule("a", MEDIA, "remove", policy="hate", strike=True),
+               rule("b", MEDIA, "block", policy="hate", strike=True, open_report=True),
+               rule("c", MEDIA, "blur", policy="spam"))
+    decision = evaluate(rs, item())
+    assert decision.strikes == ("hate",)  # one strike per policy, however many rules ask
+    assert decision.reports == ("hate",)
+    assert decision.hits[2].policy == "spam" and not decision.hits[2].strike
+
+
+def test_replay_counts_a_new_strike_as_a_change() -> None:
+    before = rules(rule("a", MEDIA, "remove", policy="hate"))
+    after = rules(rule("a", MEDIA, "remove", policy="hate", strike=True), version=2)
+    report = replay(after, before, [item()])
+    assert len(report.changes) == 1 and report.changes[0].after.strikes == ("hate",)
+    assert report.changed_counts() == {}  # the decision itself did not change

@@ -13,7 +13,8 @@ JSON shape, one rule:
 
     {"id": "csam-pdq", "description": "known CSAM by perceptual hash",
      "condition": {"all": [{"kind": "media"}, {"pdq_list": "known_csam", "max_distance": 31}]},
-     "outcome": {"decision": "remove", "needs_review": true, "reason": "matches known CSAM"}}
+     "outcome": {"decision": "remove", "needs_review": true, "reason": "matches known CSAM",
+                 "policy": "child_safety", "strike": true, "open_report": true}}
 
 A condition is an object told apart by its key: `all`, `any`, `not` (combinators); `signal` (a
 classifier score); `kind`; `sha256_list`, `md5_list`, `pdq_list` (hash lists); `new_account_days`,
@@ -43,6 +44,7 @@ from pydantic import (
 )
 
 from casefile.core.errors import ValidationFailed
+from casefile.trust.strikes_policy import POLICIES
 
 DecisionName = Literal["allow", "blur", "block", "remove"]
 DECISIONS: tuple[str, ...] = get_args(DecisionName)
@@ -60,6 +62,7 @@ _HEX = {name: re.compile(f"[0-9a-f]{{{n}}}") for name, n in _HEX_DIGITS.items()}
 # Names are short identifiers so they read well in ledger entries and console URLs.
 _NAME = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"
 ListName = Annotated[str, Field(pattern=_NAME)]
+PolicyName = Literal[tuple(POLICIES)]  # type: ignore[valid-type]
 
 
 # --- items and hash lists ------------------------------------------------------------------------
@@ -357,12 +360,24 @@ Condition = Annotated[
 
 class Outcome(_Model):
     """What a matching rule decides. `needs_review` sends the item to the moderator queue
-    (the decision still applies until a person overrides it)."""
+    (the decision still applies until a person overrides it). `policy` names the content policy
+    the item breaks (`strikes_policy.POLICIES`): the category of its statement of reasons, and
+    of the strike (`strike`: one under the policy's weight) and the report case (`open_report`:
+    opened, or joined, against the item's user) the rule asks for."""
 
     decision: DecisionName
     safe_mode_required: bool = False
     needs_review: bool = False
     reason: str = Field(min_length=1, max_length=500)
+    policy: PolicyName | None = None
+    strike: bool = False
+    open_report: bool = False
+
+    @model_validator(mode="after")
+    def _policy_named(self) -> Outcome:
+        if (self.strike or self.open_report) and self.policy is None:
+            raise ValueError("a strike or a report needs the policy the item breaks")
+        return self
 
 
 class Rule(_Model):
@@ -487,16 +502,26 @@ class Hit:
     reason: str
     safe_mode_required: bool
     needs_review: bool
+    policy: str | None = None
+    strike: bool = False
+    open_report: bool = False
+
+    @classmethod
+    def of(cls, rule: Rule, version: int) -> Hit:
+        o = rule.outcome
+        return cls(rule.id, version, o.decision, o.reason, o.safe_mode_required, o.needs_review,
+                   o.policy, o.strike, o.open_report)
 
     def to_dict(self) -> dict[str, Any]:
         return {"rule_id": self.rule_id, "version": self.version, "decision": self.decision,
                 "reason": self.reason, "safe_mode_required": self.safe_mode_required,
-                "needs_review": self.needs_review}
+                "needs_review": self.needs_review, "policy": self.policy,
+                "strike": self.strike, "open_report": self.open_report}
 
-    def same_outcome(self) -> tuple[str, str, str, bool, bool]:
+    def same_outcome(self) -> tuple[Any, ...]:
         # A hit compared across versions: the same rule deciding the same thing.
         return (self.rule_id, self.decision, self.reason, self.safe_mode_required,
-                self.needs_review)
+                self.needs_review, self.policy, self.strike, self.open_report)
 
 
 @dataclass(frozen=True)
@@ -510,6 +535,16 @@ class Decision:
     needs_review: bool
     hits: tuple[Hit, ...]
     low_confidence: bool = False
+
+    @property
+    def strikes(self) -> tuple[str, ...]:
+        """The policies the hits ask a strike under, once each, in hit order."""
+        return tuple(dict.fromkeys(h.policy for h in self.hits if h.strike and h.policy))
+
+    @property
+    def reports(self) -> tuple[str, ...]:
+        """The policies the hits ask a report case under, once each, in hit order."""
+        return tuple(dict.fromkeys(h.policy for h in self.hits if h.open_report and h.policy))
 
     def to_dict(self) -> dict[str, Any]:
         return {"final_decision": self.decision, "safe_mode_required": self.safe_mode_required,
@@ -526,10 +561,8 @@ def evaluate(rule_set: RuleSet, item: Item,
     """Every rule is tried, in order, so the hits say everything that matched (a moderator and a
     statement of reasons need all of them, not just the strongest). No hit → allow."""
     hash_lists = _lists(lists)
-    hits = tuple(
-        Hit(rule.id, rule_set.version, rule.outcome.decision, rule.outcome.reason,
-            rule.outcome.safe_mode_required, rule.outcome.needs_review)
-        for rule in rule_set.rules if rule.condition.matches(item, hash_lists))
+    hits = tuple(Hit.of(rule, rule_set.version)
+                 for rule in rule_set.rules if rule.condition.matches(item, hash_lists))
     final: DecisionName = "allow"
     for hit in hits:
         if RANK[hit.decision] > RANK[final]:
@@ -588,7 +621,7 @@ def replay(draft: RuleSet, published: RuleSet | None, items: Iterable[Item],
            lists: HashLists | Mapping[str, Iterable[str]] | None = None) -> ReplayReport:
     """Decide each item (the last N, chosen by the caller) under both versions. `published` is
     None before any version is published: everything was allowed then. A change is any
-    difference in final decision, safe mode or review, listed in the items' order."""
+    difference in final decision, safe mode, review, strikes or reports, listed in the items' order."""
     hash_lists = _lists(lists)
     before_set = published or RuleSet(version=1)
     counts: Counter[tuple[str, str]] = Counter()
@@ -599,8 +632,9 @@ def replay(draft: RuleSet, published: RuleSet | None, items: Iterable[Item],
         before = evaluate(before_set, item, hash_lists)
         after = evaluate(draft, item, hash_lists)
         counts[(before.decision, after.decision)] += 1
-        if (before.decision, before.safe_mode_required, before.needs_review) != (
-                after.decision, after.safe_mode_required, after.needs_review):
+        if (before.decision, before.safe_mode_required, before.needs_review, before.strikes,
+                before.reports) != (after.decision, after.safe_mode_required,
+                                    after.needs_review, after.strikes, after.reports):
             old = {h.same_outcome() for h in before.hits}
             new = {h.same_outcome() for h in after.hits}
             changes.append(Change(
