@@ -125,7 +125,8 @@ _ACTIONS = [
     # Strikes (DESIGN 9.4): resource "strike:stk_…" (the user in target_user_id); the decay
     # job's entry is "user:usr_…", one per user whose standing changed
     ActionType("STRIKE_ISSUED", "A strike was issued against a user (the ladder's actions it "
-               "set off in the metadata)", Risk.HIGH, "strike"),
+               "set off in the metadata)", Risk.HIGH, "strike",
+               system_reason="MODERATION_RULES"),
     ActionType("STRIKE_REVERSED", "A strike was reversed (an appeal succeeded): a reversing "
                "strike was added and actions no longer met lifted", Risk.HIGH, "strike"),
     ActionType("STRIKE_DECAYED", "A user's strikes decayed: the actions no longer met lifted",

@@ -40,6 +40,7 @@ from casefile.trust.models import HashList, HashListEntry, ModerationItem, RuleS
 from casefile.trust.moderation_rules import (
     DECISIONS,
     RANK,
+    Decision,
     HashLists,
     Item,
     ReplayReport,
@@ -252,6 +253,34 @@ def _tell_platform(row: ModerationItem) -> OutboxCommand:
                                         next_attempt_at=moment)
 
 
+RULES_ACTOR_VIA = "moderation-rules"
+
+
+def _struck_before(row: ModerationItem) -> set[str]:
+    """Policies an earlier decision of the same item already struck under: the platform
+    posting an item again re-decides it, but does not strike its user twice for it."""
+    earlier = ModerationItem.objects.filter(kind=row.kind, item_id=row.item_id).exclude(
+        pk=row.pk).values_list("rule_hits", flat=True)
+    return {h.get("policy") for hits in earlier for h in hits if h.get("strike")}
+
+
+def _consequences(row: ModerationItem, decision: Decision) -> None:
+    """The strikes the hits ask for, issued by the rules themselves (Casefile acting, not the
+    platform that asked), in the decision's transaction; each names the decision."""
+    if not decision.strikes:
+        return
+    from casefile.trust.strikes import strike_issue  # strikes build on moderation's actors
+
+    done = _struck_before(row)
+    rules_actor = Actor.system(RULES_ACTOR_VIA, moderation_id=row.id)
+    for policy in decision.strikes:
+        if policy in done:
+            continue
+        reasons = "; ".join(h.reason for h in decision.hits if h.strike and h.policy == policy)
+        strike_issue(actor=rules_actor, user_id=row.subject_user_id, policy=policy,
+                     reason=f"{row.id}: {reasons}"[:500])
+
+
 def _record(actor: Actor, row: ModerationItem, action: str, reason_code: str | None,
             metadata: dict[str, Any] | None = None) -> ModerationItem:
     entry = ledger.record(actor=actor, action=action, resource=f"moderation:{row.id}",
@@ -301,6 +330,7 @@ def moderation_decide(*, actor: Actor, item_data: Mapping[str, Any],
                           "rules_hit": [h.rule_id for h in decision.hits]})
         if row.final_decision in RESTRICTIVE:
             _tell_platform(row)
+        _consequences(row, decision)
     return row
 
 

@@ -133,7 +133,12 @@ def _sync(actor: Actor, profile: TrustProfile, now_standing: Standing, entry, *,
     done: dict[str, list[str]] = {"applied": [], "lifted": [], "approval_ids": []}
     for action in to_apply:
         command_id = ""
-        if action == SUSPENSION:
+        if action == SUSPENSION and actor.user is None:
+            # Casefile itself (a rule's strike) cannot be the first of four eyes: the step is
+            # recorded as reached, and the caller puts the user before a person (a report case)
+            # who may then ask for the suspension.
+            pass
+        elif action == SUSPENSION:
             params: dict[str, Any] = {"user_id": user_id,
                                       "strike_id": strike.id if strike else None}
             if case_id:
