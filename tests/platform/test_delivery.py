@@ -1,10 +1,7 @@
 """Delivery to a real HTTP receiver on 127.0.0.1 that fails the first attempts."""
 
-import threading
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-import orjson
 import pytest
 
 from casefile.accounts.roles import Role
@@ -13,43 +10,20 @@ from casefile.core.timeutil import now
 from casefile.platform import delivery, services
 from casefile.platform.models import OutboxCommand
 from tests.conftest import make_staff
+from tests.platform.receiver import SECRET, PlatformReceiver, due_now
 
 pytestmark = pytest.mark.django_db
-SECRET = "whsec_test"
 
 
-class Receiver:
-    """A platform that verifies signatures, applies each Idempotency-Key once, and answers
-    500 to the first `fail_first` requests (after applying, so a retry is a re-delivery)."""
+class Receiver(PlatformReceiver):
+    """Answers 500 to the first `fail_first` requests (after applying them)."""
 
     def __init__(self, fail_first: int = 0):
-        self.fail_first, self.requests, self.applied = fail_first, [], {}
-        receiver = self
+        self.fail_first = fail_first
+        super().__init__(SECRET)
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802 - http.server's name
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                valid = delivery.verify_signature(SECRET, body,
-                                                  self.headers["Casefile-Signature"])
-                key = self.headers["Idempotency-Key"]
-                receiver.requests.append((key, valid))
-                if not valid:
-                    self.send_response(401)
-                else:
-                    receiver.applied.setdefault(key, orjson.loads(body))
-                    failing = len(receiver.requests) <= receiver.fail_first
-                    self.send_response(500 if failing else 200)
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/casefile/commands"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.server.shutdown()
+    def answer(self, key, body, seen):
+        return 500 if len(self.requests) < self.fail_first else 200
 
 
 @pytest.fixture
@@ -76,10 +50,6 @@ def command():
     return outcome.command
 
 
-def due_now():
-    OutboxCommand.objects.update(next_attempt_at=now() - timedelta(seconds=1))
-
-
 def test_retries_until_delivered_signed_and_applied_once(receiver, command):
     platform = receiver(fail_first=2)
     assert delivery.outbox_deliver().failed == [command.id]
@@ -87,8 +57,8 @@ def test_retries_until_delivered_signed_and_applied_once(receiver, command):
     assert delivery.outbox_deliver().failed == [command.id]
     due_now()
     assert delivery.outbox_deliver().delivered == [command.id]
-    assert [valid for _, valid in platform.requests] == [True, True, True]
-    assert {key for key, _ in platform.requests} == {command.id}  # one key, three deliveries
+    assert [r.valid for r in platform.requests] == [True, True, True]
+    assert {r.key for r in platform.requests} == {command.id}  # one key, three deliveries
     assert list(platform.applied) == [command.id]  # applied once
     applied = platform.applied[command.id]
     assert applied["type"] == "tenant.limits.override"

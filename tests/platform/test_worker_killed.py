@@ -7,7 +7,6 @@ import subprocess
 import sys
 import threading
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from django.db import connection
@@ -15,42 +14,24 @@ from django.db import connection
 from casefile.core.timeutil import now
 from casefile.platform import delivery
 from casefile.platform.models import DeliveryAttempt, OutboxCommand
-from tests.platform.test_delivery import SECRET, command  # noqa: F401 - the fixture
+from tests.platform.receiver import SECRET, PlatformReceiver
+from tests.platform.test_delivery import command  # noqa: F401 - the fixture
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-class StallingPlatform:
-    """Applies each Idempotency-Key once; holds the first request open until released."""
+class StallingPlatform(PlatformReceiver):
+    """Holds the first request open (applied, not yet answered) until released."""
 
     def __init__(self):
         self.arrived, self.release = threading.Event(), threading.Event()
-        self.requests: list[str] = []
-        self.applied: set[str] = set()
-        platform = self
+        super().__init__(SECRET)
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802 - http.server's name
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                assert delivery.verify_signature(SECRET, body, self.headers["Casefile-Signature"])
-                key = self.headers["Idempotency-Key"]
-                platform.requests.append(key)
-                platform.applied.add(key)
-                if len(platform.requests) == 1:
-                    platform.arrived.set()
-                    platform.release.wait(30)
-                try:
-                    self.send_response(200)
-                    self.end_headers()
-                except OSError:
-                    pass  # the worker that asked is gone
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/commands"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+    def answer(self, key, body, seen):
+        if not self.requests:
+            self.arrived.set()
+            self.release.wait(30)
+        return 200
 
 
 def _database_url() -> str:
@@ -89,7 +70,8 @@ def test_worker_killed_mid_delivery_loses_nothing(command, settings, tmp_path,  
     monkeypatch.setattr("casefile.platform.delivery.now", lambda: max(after_lease, now()))
     assert delivery.outbox_deliver().delivered == [command.id]
 
-    assert platform.requests == [command.id, command.id]  # delivered twice…
-    assert platform.applied == {command.id}  # …applied once
+    assert [r.key for r in platform.requests] == [command.id, command.id]  # delivered twice…
+    assert all(r.valid for r in platform.requests)
+    assert list(platform.applied) == [command.id]  # …applied once
     assert OutboxCommand.objects.get(pk=command.id).status == "delivered"
-    platform.server.shutdown()
+    platform.close()
