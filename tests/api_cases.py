@@ -284,6 +284,8 @@ MODERATION_ENDPOINTS = [
              params=_rule_draft),
     Endpoint("GET", "/api/v1/moderation/rules/{version}/replay", Perm.MODERATION_RULES,
              params=_rule_draft),
+    Endpoint("GET", "/api/v1/moderation/rules/{version}/diff", Perm.MODERATION_REVIEW,
+             params=_rule_draft),
     Endpoint("POST", "/api/v1/moderation/rules/{version}/publish", Perm.MODERATION_RULES,
              params=_rule_draft, body={"reason_code": "OPERATIONS"},
              audit=("MODERATION_RULES_PUBLISHED",)),

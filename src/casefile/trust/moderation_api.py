@@ -16,6 +16,7 @@ from casefile.core.pagination import keyset_page
 from casefile.core.schemas import Limit, ReasonCode, Schema
 from casefile.trust import moderation
 from casefile.trust.models import HashList, HashListEntry, ModerationItem, RuleSetVersion
+from casefile.trust.rules_diff import version_diff
 
 router = Router(tags=["moderation"])
 
@@ -245,6 +246,14 @@ def rules_get(request: HttpRequest, version: int):
 def rules_replay(request: HttpRequest, version: int, last_n: int = 500) -> dict[str, Any]:
     require(request, Perm.MODERATION_RULES)
     return moderation.rule_set_replay(draft_version=version, last_n=last_n).to_dict()
+
+
+@router.get("/rules/{version}/diff",
+            summary="What the version changes against the one before it (the latest published "
+                    "below it), rule by rule")
+def rules_diff(request: HttpRequest, version: int) -> dict[str, Any]:
+    require(request, Perm.MODERATION_REVIEW)
+    return version_diff(version).to_dict()
 
 
 @router.post("/rules/{version}/publish", response=RuleSetOut,

@@ -1,5 +1,7 @@
 """Console screens for moderation (DESIGN 9.4): the moderator queue, an item's page with its
-history and the review form, the rules page (versions, the draft's JSON editor, replay, publish).
+history and the review form, the rules page (versions; what a version changes against the one
+before it, the draft's by default, any other's with `?diff=<version>`; the draft's JSON editor,
+replay, publish).
 
 Reads come from `trust.moderation`'s selectors; every write goes through its services, previewed
 before it applies (`console.change`)."""
@@ -21,7 +23,7 @@ from casefile.core.errors import AppError, ValidationFailed
 from casefile.core.pagination import keyset_page
 from casefile.evidence import selectors as evidence_selectors
 from casefile.evidence.schemas import EvidenceFilter
-from casefile.trust import moderation
+from casefile.trust import moderation, rules_diff
 from casefile.trust.models import HashList, RuleSetVersion
 from casefile.trust.moderation_rules import DECISIONS
 
@@ -85,6 +87,7 @@ def rules(request: HttpRequest, actor: Actor) -> HttpResponse:
             report = moderation.rule_set_replay(draft_version=draft.version, last_n=last_n)
         except (AppError, ValueError) as exc:
             problem = str(exc)
+    diff, diff_problem = _diff(request.GET.get("diff"), draft)
     editing = draft or current
     return render(request, "trust/moderation_rules.html", {
         "versions": versions, "draft": draft, "current": current, "may_rules": may_rules,
@@ -92,8 +95,19 @@ def rules(request: HttpRequest, actor: Actor) -> HttpResponse:
                             if k != "version"}, indent=2),
         "current_text": json.dumps(current.rules, indent=2) if current else "",
         "report": report, "changed": report.changed_counts() if report else None,
-        "problem": problem,
+        "problem": problem, "diff": diff, "diff_problem": diff_problem,
         "lists": HashList.objects.order_by("name") if may_rules else None})
+
+
+def _diff(asked: str | None, draft: RuleSetVersion | None
+          ) -> tuple[rules_diff.RulesDiff | None, str | None]:
+    """The version asked for (else the draft) against the one before it."""
+    if not asked:
+        return (rules_diff.version_diff(draft.version), None) if draft else (None, None)
+    try:
+        return rules_diff.version_diff(int(asked)), None
+    except (AppError, ValueError) as exc:
+        return None, str(exc) if isinstance(exc, AppError) else f"no rule set version {asked}"
 
 
 @require_POST
