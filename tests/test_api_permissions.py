@@ -25,6 +25,48 @@ def own_token(user):
     return {"token_id": token.id}
 
 
+def _report_case(user=None) -> dict[str, str]:
+    """A report case, filed by the platform about a user with a trust profile."""
+    import uuid
+
+    from casefile.trust import reports
+    from tests.trust.helpers import profile
+
+    filing = reports.report_file(
+        actor=Actor.staff(make_staff(Role.PLATFORM)), platform_report_id=f"pr-{uuid.uuid4()}",
+        accused_user_id=profile().user_id, category="spam", accuser_user_id="usr_accuser",
+        text="sends the same link to everyone")
+    return {"case_id": filing.case.id}
+
+
+def _report_body(params: dict[str, str]) -> dict:
+    import uuid
+
+    return {"platform_report_id": f"pr-{uuid.uuid4()}", "accused_user_id": params["user_id"],
+            "accuser_user_id": "usr_accuser", "category": "harassment", "text": "threatened me",
+            "linked_items": [{"kind": "message", "id": "msg_1"}],
+            "reason_code": "CUSTOMER_REQUEST"}  # staff on a user's behalf; the platform: none
+
+
+def _accused(user=None) -> dict[str, str]:
+    from tests.trust.helpers import profile
+
+    return {"user_id": profile().user_id}
+
+
+# Safety reports (trust.reports_api). Filing opens a case in the filer's name (the platform's
+# too: the entries record the system reason SAFETY_REPORT); resolving a new case with a
+# warning walks it new → triage → resolved.
+REPORT_ENDPOINTS = [
+    Endpoint("POST", "/api/v1/trust/reports", Perm.TRUST_REPORT_FILE, ok=201,
+             params=_accused, body=_report_body, audit=("CASE_CREATED", "REPORT_FILED")),
+    Endpoint("GET", "/api/v1/trust/reports/{case_id}", Perm.CASES_VIEW, params=_report_case),
+    Endpoint("POST", "/api/v1/trust/reports/{case_id}/resolve", Perm.TRUST_STRIKE,
+             params=_report_case, body={"outcome": "warning", "reason_code": "POLICY_VIOLATION"},
+             audit=("CASE_STATUS_CHANGED", "CASE_STATUS_CHANGED", "REPORT_RESOLVED")),
+]
+
+
 def other_staff(user):
     return {"user_id": make_staff(Role.VIEWER).id}
 
@@ -155,6 +197,7 @@ ENDPOINTS = [
     *HOLD_ENDPOINTS,
     *TRUST_ENDPOINTS,
     *MODERATION_ENDPOINTS,
+    *REPORT_ENDPOINTS,
 ]
 
 PLATFORM = Actor.system("platform-sync")

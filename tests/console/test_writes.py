@@ -155,6 +155,10 @@ WRITES: dict[str, Write] = {
     "rules publish": Write(lambda w: f"/moderation/rules/{w['rule_draft'].version}/publish/",
                            lambda w: REASON, Perm.MODERATION_RULES,
                            "MODERATION_RULES_PUBLISHED"),
+    # A report case (new) resolved with a warning: new → triage → resolved, then the report.
+    "report resolve": Write(lambda w: f"/trust/reports/{w['report_case'].id}/resolve/",
+                            lambda w: {"outcome": "warning", **REASON}, Perm.TRUST_STRIKE,
+                            ("CASE_STATUS_CHANGED", "CASE_STATUS_CHANGED", "REPORT_RESOLVED")),
     "approval decide": Write(lambda w: f"/platform/approvals/{w['approval'].id}/",
                              lambda w: {"decision": "reject", **REASON}, Perm.BILLING_CREDIT,
                              "APPROVAL_DECIDED"),
@@ -167,6 +171,17 @@ WRITES: dict[str, Write] = {
                                  lambda w: {"decision": "reject", **REASON},
                                  Perm.HOLDS_RELEASE, "APPROVAL_DECIDED"),
 }
+
+
+def _report_case():
+    """A safety report the platform filed (its case opened in the platform's name)."""
+    from casefile.trust import reports
+    from tests.trust.helpers import profile
+
+    return reports.report_file(actor=Actor.staff(make_staff(Role.PLATFORM)),
+                               platform_report_id="pr-console", category="harassment",
+                               accused_user_id=profile().user_id, text="abusive messages",
+                               accuser_user_id="usr_accuser").case
 
 
 def _moderation_world():
@@ -203,7 +218,7 @@ def world(settings):
     trust.trust_hold_set(actor=analyst(), user_id=held, hold_type="new_acct",
                          reason_code="FRAUD_SIGNAL")
     moderated, rule_draft = _moderation_world()
-    return {"moderated": moderated, "rule_draft": rule_draft,
+    return {"moderated": moderated, "rule_draft": rule_draft, "report_case": _report_case(),
             "hold": hold, "release": release,
             "case": open_case(title="Spam"), "event": Event.objects.get(), "approval": approval,
             "blob": blob, "trust_user": profile().user_id, "held_user": held,

@@ -55,6 +55,8 @@ class Perm(StrEnum):
     MODERATION_DECIDE = "moderation.decide"  # ask the rules for a decision (the platform)
     MODERATION_REVIEW = "moderation.review"  # the moderator queue, items, rules (read), review
     MODERATION_RULES = "moderation.rules"  # draft, replay and publish rules; hash lists
+    TRUST_REPORT_FILE = "trust.report_file"  # file a safety report (opens or joins a case)
+    TRUST_REPORT_ACCUSER = "trust.report_accuser"  # see who filed a safety report
 
 
 MATRIX: dict[Perm, frozenset[Role]] = {
@@ -136,6 +138,17 @@ MATRIX: dict[Perm, frozenset[Role]] = {
     # The rules decide for every upload at once: operations and admins change and publish them,
     # and keep the hash lists they match against.
     Perm.MODERATION_RULES: frozenset({Role.OPS, Role.ADMIN}),
+    # Safety reports (DESIGN 9.4). The platform files what its users report; staff file on a
+    # user's behalf (a report that reached support by e-mail or phone). Filing opens a case,
+    # so only roles that work cases; not read-only viewers, not legal.
+    Perm.TRUST_REPORT_FILE: frozenset({Role.PLATFORM, Role.ANALYST, Role.SUPPORT, Role.OPS,
+                                       Role.ADMIN}),
+    # Who reported someone is shown only to those who must weigh or act on it: T&S analysts
+    # (a retaliatory or serial reporter, asking the accuser for more), legal (a referral to
+    # law enforcement names the reporter) and admins. Not support, who talk with the accused
+    # and must not be able to tell them who reported them; not ops or viewers, whose work does
+    # not need it. Everyone who reads the case still reads the report's text.
+    Perm.TRUST_REPORT_ACCUSER: frozenset({Role.ANALYST, Role.LEGAL, Role.ADMIN}),
 }
 
 assert set(MATRIX) == set(Perm), "every permission needs a row in the matrix"

@@ -59,7 +59,9 @@ _ACTIONS = [
     ActionType("OUTBOX_RETRIED", "A dead-lettered platform command was queued again",
                Risk.MEDIUM, "command"),
     # Signaled
-    ActionType("CASE_CREATED", "A case was opened", Risk.LOW, "case"),
+    # A machine opens a case only by filing a safety report (the platform; trust.reports).
+    ActionType("CASE_CREATED", "A case was opened", Risk.LOW, "case",
+               system_reason="SAFETY_REPORT"),
     ActionType("CASE_UPDATED", "A case's fields or status changed", Risk.LOW, "case"),
     ActionType("EVENT_LINKED", "An event was linked to a case", Risk.LOW, "case"),
     ActionType("EVENT_UNLINKED", "An event was unlinked from a case", Risk.LOW, "case"),
@@ -147,6 +149,14 @@ _ACTIONS = [
                Risk.MEDIUM, "hashlist"),
     ActionType("HASH_LIST_ENTRY_REMOVED", "A hash was removed from a moderation hash list",
                Risk.MEDIUM, "hashlist"),
+    # Safety reports (DESIGN 9.4): resource "case:cas_…", the report case; the report's id and
+    # the submission's (the platform's report id) in the metadata
+    ActionType("REPORT_FILED", "A safety report was filed and opened a report case", Risk.LOW,
+               "case", system_reason="SAFETY_REPORT"),
+    ActionType("REPORT_JOINED", "A safety report joined the open case of the same accused and "
+               "category", Risk.LOW, "case", system_reason="SAFETY_REPORT"),
+    ActionType("REPORT_RESOLVED", "A safety report was resolved: its outcome and strike delta "
+               "set, the case resolved", Risk.MEDIUM, "case"),
     # Legal holds (DESIGN 9.1): resource "hold:hld_…"; the scope (`scope`, e.g. "evidence:evb_…")
     # and the object-store keys it covers are in the metadata
     ActionType("LEGAL_HOLD_PLACED", "A legal hold was placed (the store's hold set on its "
@@ -185,6 +195,7 @@ SYSTEM_REASONS: dict[str, str] = {
     "TRUST_SIGNAL": "The platform or a verification vendor reported a trust signal",
     "STRIKE_DECAY": "Strikes reached their decay date",
     "MODERATION_RULES": "The published moderation rules decided an item",
+    "SAFETY_REPORT": "The platform filed a safety report (it opens or joins a report case)",
 }
 assert all(a.system_reason in SYSTEM_REASONS for a in _ACTIONS if a.system_reason), \
     "a system reason must be declared in SYSTEM_REASONS"

@@ -19,7 +19,7 @@ from casefile.accounts.models import StaffUser
 from casefile.accounts.permissions import Perm, has_perm, roles_for
 from casefile.accounts.selectors import staff_user_get
 from casefile.audit.actor import Actor
-from casefile.cases import selectors, services
+from casefile.cases import details, selectors, services
 from casefile.cases.models import Case, CaseAction
 from casefile.cases.policy import CASE_ACTIONS, TRANSITIONS, Kind, Status
 from casefile.cases.schemas import (
@@ -127,6 +127,7 @@ def case_page(request: HttpRequest, actor: Actor, case_id: str) -> HttpResponse:
         "kinds": Kind.values, "priorities": range(1, 6),
         "staff": _workers(), "may_edit": has_perm(roles, Perm.CASES_EDIT),
         "is_open": case.status != Status.CLOSED,
+        "detail": details.detail_for(case, actor),  # a kind's own part (cases.details)
     })
 
 

@@ -272,3 +272,8 @@ def verification_appeal(request: HttpRequest, case_id: VerificationId, body: App
 from casefile.trust.strikes_api import router as _strikes_router  # noqa: E402
 
 router.add_router("", _strikes_router)
+
+# Safety reports (trust.reports_api): file, read, resolve — under the same prefix.
+from casefile.trust.reports_api import router as _reports_router  # noqa: E402
+
+router.add_router("", _reports_router)

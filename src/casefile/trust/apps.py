@@ -16,3 +16,9 @@ class TrustConfig(AppConfig):
             resource=lambda case_id: f"verification:{case_id}",
             target_user=holds.verification_user))
         scopes.register_parents("evidence", holds.verification_cases_of_blob)
+
+        # A report case's page shows its safety report (cases/details.py).
+        from casefile.cases import details
+        from casefile.trust import reports_views
+
+        details.register("report", reports_views.case_detail)

@@ -8,6 +8,7 @@ from django.db.models import Q
 
 from casefile.core import ids
 from casefile.platform.models import PlatformUser
+from casefile.trust import reports_policy
 from casefile.trust.policy import (
     BgStatus,
     HoldType,
@@ -392,8 +393,7 @@ class SafetyReport(models.Model):
     here. `category` is a content policy (`trust.strikes_policy.POLICIES`) and `severity` the
     policy's at filing time. Outcome, strike delta and strike are set once, at resolution."""
 
-    OUTCOMES = tuple((o, o) for o in ("no_violation", "warning", "content_removed", "strike",
-                                      "suspension", "ban", "referred"))
+    OUTCOMES = tuple((o, o) for o in reports_policy.OUTCOMES)
 
     id = models.CharField(primary_key=True, max_length=40, default=ids.new_rpt_id,
                           editable=False)
@@ -416,12 +416,11 @@ class SafetyReport(models.Model):
         db_table = "trust_safety_report"
         constraints = [
             models.CheckConstraint(
-                condition=Q(severity__in=("critical", "high", "medium", "low")),
+                condition=Q(severity__in=tuple(reports_policy.SEVERITY_PRIORITY)),
                 name="safety_report_severity_known"),
             models.CheckConstraint(
                 condition=(Q(outcome__isnull=True, resolved_at__isnull=True)
-                           | Q(outcome__in=("no_violation", "warning", "content_removed",
-                                            "strike", "suspension", "ban", "referred"),
+                           | Q(outcome__in=reports_policy.OUTCOMES,
                                resolved_at__isnull=False)),
                 name="safety_report_outcome_when_resolved"),
         ]
@@ -436,7 +435,10 @@ class SafetyReport(models.Model):
 class ReportSubmission(models.Model):
     """One report as the platform sent it: append-only. Several join one SafetyReport when the
     same accused is reported for the same category within the join window. The platform's own
-    id makes a repeated POST idempotent."""
+    id makes a repeated POST idempotent. Who reported is shown only to roles holding
+    `trust.report_accuser`; the ledger keeps digests of the accuser and the text."""
+
+    AUDIT_DIGESTED = ("accuser_user_id", "text")
 
     safety_report = models.ForeignKey(SafetyReport, on_delete=models.PROTECT,
                                       related_name="submissions")
@@ -455,3 +457,4 @@ class ReportSubmission(models.Model):
 
     def __str__(self) -> str:
         return f"{self.platform_report_id} → {self.safety_report_id}"
+

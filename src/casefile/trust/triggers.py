@@ -5,7 +5,8 @@ applied and lifted are only ever added to, on SQLite and PostgreSQL."""
 from casefile.core.append_only import Guard
 
 APPEND_ONLY_TABLES = ("trust_risk_score_change", "trust_verification_change", "trust_strike",
-                      "trust_restriction_change", "trust_moderation_item")
+                      "trust_restriction_change", "trust_moderation_item",
+                      "trust_report_submission")
 GUARD = Guard(function="casefile_refuse_trust_history_change",
               what="trust history is append-only", tables=APPEND_ONLY_TABLES)
 install_sql, uninstall_sql = GUARD.install_sql, GUARD.uninstall_sql

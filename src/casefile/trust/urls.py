@@ -1,6 +1,6 @@
 from django.urls import path
 
-from casefile.trust import views
+from casefile.trust import reports_views, views
 
 app_name = "trust"
 urlpatterns = [
@@ -20,4 +20,6 @@ urlpatterns = [
          name="verification_transition"),
     path("verifications/<str:case_id>/appeal/", views.verification_appeal,
          name="verification_appeal"),
+    path("reports/<str:case_id>/resolve/", reports_views.report_resolve,
+         name="report_resolve"),
 ]
