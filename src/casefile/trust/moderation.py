@@ -50,6 +50,7 @@ from casefile.trust.moderation_rules import (
     replay,
     strongest_scores,
 )
+from casefile.trust.pdq_index import PdqIndex
 
 ENFORCE_COMMAND = "content.enforce"
 RESTRICTIVE = frozenset({"blur", "block", "remove"})
@@ -79,7 +80,7 @@ _lock = threading.Lock()
 # Keyed with the moment the version was made, so that a database rebuilt under a running process
 # (tests) cannot serve another database's version 1.
 _rule_sets: dict[tuple[int, Any], RuleSet] = {}  # published/retired versions: immutable
-_pdq: dict[tuple[str, int, Any], tuple[int, ...]] = {}  # (list, version, at) → 256-bit ints
+_pdq: dict[tuple[str, int, Any], PdqIndex] = {}  # (list, version, at) → its hashes, indexed
 _full: dict[tuple[str, int, Any], frozenset[str]] = {}  # (list, version, at) → values
 
 
@@ -117,12 +118,12 @@ def published() -> RuleSet | None:
     return _rule_set_of(row) if row else None
 
 
-def _pdq_values(name: str, version: int, at: Any) -> tuple[int, ...]:
+def _pdq_values(name: str, version: int, at: Any) -> PdqIndex:
     key = (name, version, at)
     found = _pdq.get(key)
     if found is None:
-        found = tuple(int(v, 16) for v in HashListEntry.objects.filter(hash_list_id=name)
-                      .values_list("value", flat=True))
+        found = PdqIndex(int(v, 16) for v in HashListEntry.objects.filter(hash_list_id=name)
+                         .values_list("value", flat=True))
         with _lock:
             for old in [k for k in _pdq if k[0] == name]:
                 del _pdq[old]
@@ -134,7 +135,7 @@ class _StoredLists(HashLists):
     """`moderation_rules.HashLists` over the stored lists: exact matches found beforehand by one
     indexed query (`exact`: list → the item's digests in it), PDQ lists from the cache."""
 
-    def __init__(self, exact: Mapping[str, set[str]], pdq: Mapping[str, tuple[int, ...]]):
+    def __init__(self, exact: Mapping[str, set[str]], pdq: Mapping[str, PdqIndex]):
         super().__init__()
         self._found = exact
         self._pdq = dict(pdq)
@@ -143,11 +144,9 @@ class _StoredLists(HashLists):
         return digest is not None and digest in self._found.get(name, ())
 
     def pdq_within(self, name: str, pdq: str | None, max_distance: int) -> bool:
-        if pdq is None:
-            return False
-        query = int(pdq, 16)
-        return any((query ^ known).bit_count() <= max_distance
-                   for known in self._pdq.get(name, ()))
+        index = self._pdq.get(name)
+        return pdq is not None and index is not None and index.any_within(int(pdq, 16),
+                                                                          max_distance)
 
 
 def _lists_for(rule_set: RuleSet, digests: Iterable[str]) -> HashLists:
