@@ -34,6 +34,7 @@ from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Discriminator,
@@ -64,7 +65,15 @@ _HEX = {name: re.compile(f"[0-9a-f]{{{n}}}") for name, n in _HEX_DIGITS.items()}
 # Names are short identifiers so they read well in ledger entries and console URLs.
 _NAME = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"
 ListName = Annotated[str, Field(pattern=_NAME)]
-PolicyName = Literal[tuple(POLICIES)]  # type: ignore[valid-type]
+
+
+def _known_policy(name: str) -> str:
+    if name not in POLICIES:
+        raise ValueError(f"unknown policy {name!r}; one of {', '.join(POLICIES)}")
+    return name
+
+
+PolicyName = Annotated[str, AfterValidator(_known_policy)]
 
 
 # --- items and hash lists ------------------------------------------------------------------------
@@ -721,7 +730,8 @@ def replay(draft: RuleSet, published: RuleSet | None, items: Iterable[Item],
            lists: HashLists | Mapping[str, Iterable[str]] | None = None) -> ReplayReport:
     """Decide each item (the last N, chosen by the caller) under both versions. `published` is
     None before any version is published: everything was allowed then. A change is any
-    difference in final decision, safe mode, review, strikes or reports, listed in the items' order."""
+    difference in final decision, safe mode, review, strikes or reports, listed in the items'
+    order."""
     hash_lists = _lists(lists)
     before_set = published or RuleSet(version=1)
     counts: Counter[tuple[str, str]] = Counter()
