@@ -95,3 +95,96 @@ def test_short_lists_are_scanned_not_indexed() -> None:
 def test_chunks_must_be_16_or_32() -> None:
     with pytest.raises(ValueError):
         PdqIndex([], chunks=8)
+
+
+# --- through the decision path (database) ---------------------------------------------------
+
+
+def _flip_hex(value: str, bits: int) -> str:
+    return f"{int(value, 16) ^ ((1 << bits) - 1):064x}"
+
+
+@pytest.fixture
+def large_pdq_list(db):
+    """A published rule over a PDQ list long enough to be indexed, and an exact list."""
+    from casefile.accounts.roles import Role
+    from casefile.audit.actor import Actor
+    from casefile.trust import moderation
+    from tests.conftest import make_staff
+
+    moderation.clear_caches()
+    ops = Actor.staff(make_staff(Role.OPS))
+    rng = random.Random(11)
+    pdq = moderation.hash_list_create(actor=ops, name="big_pdq", kind="pdq",
+                                      reason_code="POLICY_VIOLATION")
+    moderation.hash_list_add(actor=ops, hash_list=pdq, reason_code="POLICY_VIOLATION",
+                             values=[f"{rng.getrandbits(BITS):064x}" for _ in range(3000)])
+    sha = moderation.hash_list_create(actor=ops, name="bad_files", kind="sha256",
+                                      reason_code="POLICY_VIOLATION")
+    moderation.hash_list_add(actor=ops, hash_list=sha, values=["a" * 64],
+                             reason_code="POLICY_VIOLATION")
+    rules = {"rules": [
+        {"id": "near", "description": "near a listed image",
+         "condition": {"pdq_list": "big_pdq", "max_distance": 31},
+         "outcome": {"decision": "remove", "reason": "listed image"}},
+        {"id": "file", "description": "a listed file", "condition": {"sha256_list": "bad_files"},
+         "outcome": {"decision": "block", "reason": "listed file"}}]}
+    draft = moderation.rule_set_draft_save(actor=ops, rules_json=rules,
+                                           reason_code="POLICY_VIOLATION")
+    moderation.rule_set_publish(actor=ops, version=draft.version, reason_code="POLICY_VIOLATION")
+    yield ops, pdq, sha
+    moderation.clear_caches()
+
+
+def _decide(**fields) -> str:
+    from casefile.audit.actor import Actor
+    from casefile.trust import moderation
+    from tests.trust.helpers import platform_user
+
+    row = moderation.moderation_decide(actor=Actor.system("platform"), item_data={
+        "kind": "media", "item_id": f"med_{random.getrandbits(40)}",
+        "subject_user_id": platform_user(), **fields})
+    return row.final_decision
+
+
+def test_a_hash_added_to_an_indexed_list_is_matched_by_the_next_decision(large_pdq_list):
+    from casefile.trust import moderation
+
+    ops, pdq, sha = large_pdq_list
+    new = f"{random.Random(3).getrandbits(BITS):064x}"
+    assert _decide(pdq=_flip_hex(new, 31)) == "allow"  # the index is built here, and cached
+    assert any(index.indexed for index in moderation._pdq.values())
+    moderation.hash_list_add(actor=ops, hash_list=pdq, values=[new],
+                             reason_code="POLICY_VIOLATION")
+    assert _decide(pdq=_flip_hex(new, 31)) == "remove"
+    assert _decide(pdq=_flip_hex(new, 32)) == "allow"
+    moderation.hash_list_remove(actor=ops, hash_list=pdq, value=new,
+                                reason_code="POLICY_VIOLATION")
+    assert _decide(pdq=_flip_hex(new, 31)) == "allow"
+    # Exact lists are looked up by every decision.
+    assert _decide(sha256="b" * 64) == "allow"
+    moderation.hash_list_add(actor=ops, hash_list=sha, values=["b" * 64],
+                             reason_code="POLICY_VIOLATION")
+    assert _decide(sha256="b" * 64) == "block"
+    assert _decide(sha256="a" * 64, md5="c" * 32) == "block"
+
+
+def test_profile_fields_read_as_the_selector_reads_them(db):
+    from unittest import mock
+
+    from casefile.core import timeutil
+    from casefile.trust import moderation, selectors
+    from tests.trust.helpers import platform_user, profile
+
+    with_profile = profile(idv_status="passed", is_18plus_attested=True).user_id
+    without = platform_user()
+    moment = timeutil.now()
+    for user_id in (with_profile, without):
+        with mock.patch("casefile.trust.moderation.now", return_value=moment), \
+                mock.patch("casefile.trust.selectors.now", return_value=moment):
+            expected = {name: getattr(selectors.profile_read(user_id), name)
+                        for name in moderation.PROFILE_FIELDS}
+            assert moderation._profile_fields(user_id) == expected
+    assert moderation._profile_fields(with_profile)["created_at"].tzinfo is not None
+    with pytest.raises(moderation.NotFound):
+        moderation._profile_fields("usr_nobody")

@@ -22,10 +22,12 @@ import re
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Exists, F, Max, OuterRef, QuerySet
+from django.utils.dateparse import parse_datetime
 
 from casefile.accounts.permissions import Perm
 from casefile.audit import ledger
@@ -34,9 +36,14 @@ from casefile.audit.snapshot import snapshot
 from casefile.core import ids
 from casefile.core.errors import Conflict, NotFound, ValidationFailed
 from casefile.core.timeutil import now
-from casefile.platform.models import OutboxCommand
-from casefile.trust import selectors
-from casefile.trust.models import HashList, HashListEntry, ModerationItem, RuleSetVersion
+from casefile.platform.models import OutboxCommand, PlatformUser
+from casefile.trust.models import (
+    HashList,
+    HashListEntry,
+    ModerationItem,
+    RuleSetVersion,
+    TrustProfile,
+)
 from casefile.trust.moderation_rules import (
     DECISIONS,
     RANK,
@@ -108,14 +115,50 @@ def published() -> RuleSet | None:
     JSON) are read and parsed only the first time a process meets that version."""
     head = (RuleSetVersion.objects.filter(status="published")
             .values_list("version", "published_at").first())
-    if head is None:
-        return None
+    return None if head is None else _rule_set_at(head)
+
+
+def _rule_set_at(head: tuple[int, Any]) -> RuleSet | None:
+    """The published version `head` (version, published_at as read), from the cache."""
     found = _rule_sets.get(head)
     if found is not None:
         return found
     row = RuleSetVersion.objects.filter(pk=head[0]).only(
         "version", "status", "rules", "published_at").first()
-    return _rule_set_of(row) if row else None
+    if row is None:
+        return None
+    found = _rule_set_of(row)
+    with _lock:  # also under the key as read: plain SQL reads SQLite's times as text
+        _rule_sets[head] = found
+    return found
+
+
+# What a decision reads before it decides, in one round trip: which rule set version is
+# published, and each hash list's version with whether the item's SHA-256 or MD5 is in it (an
+# indexed probe per exact list). Plain SQL: through the ORM, building these queries cost more
+# than the rest of the decision's reads together. There are few lists (named by people).
+_HEAD_SQL = (  # names from the models only; the digests are parameters
+    f"SELECT 'rules', NULL, NULL, version, published_at, FALSE, FALSE"  # noqa: S608
+    f" FROM {RuleSetVersion._meta.db_table} WHERE status = 'published'"
+    f" UNION ALL"
+    f" SELECT 'list', l.name, l.kind, l.version, l.updated_at,"
+    f" l.kind <> 'pdq' AND EXISTS (SELECT 1 FROM {HashListEntry._meta.db_table} e"
+    f"  WHERE e.hash_list_id = l.name AND e.value = %s),"
+    f" l.kind <> 'pdq' AND EXISTS (SELECT 1 FROM {HashListEntry._meta.db_table} e"
+    f"  WHERE e.hash_list_id = l.name AND e.value = %s)"
+    f" FROM {HashList._meta.db_table} l")
+
+
+def _decision_inputs(sha256: str, md5: str) -> tuple[RuleSet | None, HashLists]:
+    """The published rule set and the hash lists it names, for an item with these digests."""
+    with connection.cursor() as cursor:
+        cursor.execute(_HEAD_SQL, [sha256, md5])
+        rows = cursor.fetchall()
+    head = next(((version, at) for tag, _, _, version, at, _, _ in rows if tag == "rules"), None)
+    rules = None if head is None else _rule_set_at(head)
+    if rules is None:
+        return None, HashLists()
+    return rules, _lists_for(rules, rows, sha256, md5)
 
 
 def _pdq_values(name: str, version: int, at: Any) -> PdqIndex:
@@ -149,23 +192,24 @@ class _StoredLists(HashLists):
                                                                           max_distance)
 
 
-def _lists_for(rule_set: RuleSet, digests: Iterable[str]) -> HashLists:
+def _lists_for(rule_set: RuleSet, rows: Iterable[tuple[Any, ...]], sha256: str,
+               md5: str) -> HashLists:
+    """The named lists from `_HEAD_SQL`'s rows: exact matches as found there, PDQ lists from
+    the cache (rebuilt when a list's version moves)."""
     names = rule_set.referenced_lists()
-    if not names:
-        return HashLists()
-    found = list(HashList.objects.filter(name__in=names).values_list("name", "kind", "version",
-                                                                     "updated_at"))
-    lists = {name: kind for name, kind, _, _ in found}
-    versions = {name: (version, at) for name, _, version, at in found}
-    exact_names = [n for n, kind in lists.items() if kind != "pdq"]
-    wanted = [d for d in digests if d]
     exact: dict[str, set[str]] = {}
-    if exact_names and wanted:
-        for name, value in HashListEntry.objects.filter(hash_list_id__in=exact_names,
-                                                         value__in=wanted).values_list(
-                "hash_list_id", "value"):
-            exact.setdefault(name, set()).add(value)
-    pdq = {n: _pdq_values(n, *versions[n]) for n, kind in lists.items() if kind == "pdq"}
+    pdq: dict[str, PdqIndex] = {}
+    for tag, name, kind, version, at, has_sha256, has_md5 in rows:
+        if tag != "list" or name not in names:
+            continue
+        if kind == "pdq":
+            pdq[name] = _pdq_values(name, version, at)
+        else:
+            found = exact[name] = set()
+            if has_sha256:
+                found.add(sha256)
+            if has_md5:
+                found.add(md5)
     return _StoredLists(exact, pdq)
 
 
@@ -236,9 +280,39 @@ def _checked(data: Mapping[str, Any]) -> ItemIn:
     return ItemIn(kind, item_id, user_id, signals, **hashes)
 
 
+_PROFILE_SQL = (  # names from the models only
+    f"SELECT p.user_id, {', '.join(f'p.{name}' for name in PROFILE_FIELDS)}"  # noqa: S608
+    f" FROM {PlatformUser._meta.db_table} u"
+    f" LEFT JOIN {TrustProfile._meta.db_table} p ON p.user_id = u.id WHERE u.id = %s")
+
+
 def _profile_fields(user_id: str) -> dict[str, Any]:
-    profile = selectors.profile_read(user_id)  # one query; 404 for an unknown user
-    return {name: getattr(profile, name) for name in PROFILE_FIELDS}
+    """The profile's fields the rules may read, in one query of just those columns (plain SQL:
+    the ORM's join of two whole rows cost several times the query). 404 for an unknown user;
+    a user without a profile yet reads as `selectors.profile_read` reads them (the defaults;
+    its eligibility flags are not among these fields)."""
+    with connection.cursor() as cursor:
+        cursor.execute(_PROFILE_SQL, [user_id])
+        row = cursor.fetchone()
+    if row is None:
+        raise NotFound(f"no platform user {user_id}")
+    if row[0] is None:  # as `selectors.profile_read` reads it: the defaults, made now
+        moment = now()
+        profile = TrustProfile(user_id=user_id, created_at=moment, updated_at=moment)
+        return {name: getattr(profile, name) for name in PROFILE_FIELDS}
+    fields = dict(zip(PROFILE_FIELDS, row[1:], strict=True))
+    fields["created_at"] = _aware(fields["created_at"])
+    fields["is_18plus_attested"] = bool(fields["is_18plus_attested"])
+    return fields
+
+
+def _aware(value: Any) -> datetime | None:
+    # PostgreSQL gives an aware datetime; SQLite gives the text Django wrote, in UTC.
+    if isinstance(value, str):
+        value = parse_datetime(value)
+    if isinstance(value, datetime) and value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value
 
 
 def _tell_platform(row: ModerationItem) -> OutboxCommand:
@@ -264,20 +338,34 @@ def _struck_before(row: ModerationItem) -> set[str]:
 
 
 def _consequences(row: ModerationItem, decision: Decision) -> None:
-    """The strikes the hits ask for, issued by the rules themselves (Casefile acting, not the
-    platform that asked), in the decision's transaction; each names the decision."""
-    if not decision.strikes:
+    """What the hits ask for besides the decision, done by the rules themselves (Casefile
+    acting, not the platform that asked) in the decision's transaction: a strike per policy,
+    and a report case per policy — asked for by a rule, or needed because a rule's strike
+    reached the suspension step, which only people may ask for (four-eyes)."""
+    if not decision.strikes and not decision.reports:
         return
-    from casefile.trust.strikes import strike_issue  # strikes build on moderation's actors
+    from casefile.trust.reports import report_file  # both build on moderation
+    from casefile.trust.strikes import strike_issue
+    from casefile.trust.strikes_policy import SUSPENSION
 
-    done = _struck_before(row)
     rules_actor = Actor.system(RULES_ACTOR_VIA, moderation_id=row.id)
+    reports = list(decision.reports)
+    done = _struck_before(row) if decision.strikes else set()
     for policy in decision.strikes:
         if policy in done:
             continue
         reasons = "; ".join(h.reason for h in decision.hits if h.strike and h.policy == policy)
-        strike_issue(actor=rules_actor, user_id=row.subject_user_id, policy=policy,
-                     reason=f"{row.id}: {reasons}"[:500])
+        strike = strike_issue(actor=rules_actor, user_id=row.subject_user_id, policy=policy,
+                              reason=f"{row.id}: {reasons}"[:500])
+        if SUSPENSION in strike.actions_applied and policy not in reports:
+            reports.append(policy)
+    for policy in reports:
+        reasons = "; ".join(h.reason for h in decision.hits if h.policy == policy)
+        # One report per item and policy: the item decided again repeats it, changing nothing.
+        report_file(actor=rules_actor, platform_report_id=f"{row.kind}:{row.item_id}:{policy}",
+                    accused_user_id=row.subject_user_id, category=policy,
+                    text=f"Opened by the moderation rules (v{row.rule_set_version}): {reasons}",
+                    linked_items=[{"kind": "moderation", "id": row.id}])
 
 
 def _record(actor: Actor, row: ModerationItem, action: str, reason_code: str | None,
@@ -305,7 +393,7 @@ def moderation_decide(*, actor: Actor, item_data: Mapping[str, Any],
     item = _checked(item_data)
     profile = _profile_fields(item.subject_user_id)
     moment = now()
-    rules = published()
+    rules, lists = _decision_inputs(item.sha256, item.md5)
     scores = strongest_scores(item.signals)
     pure = Item(id=item.item_id, kind=item.kind, signals=scores,  # type: ignore[arg-type]
                 sha256=item.sha256 or None, md5=item.md5 or None, pdq=item.pdq or None,
@@ -314,7 +402,7 @@ def moderation_decide(*, actor: Actor, item_data: Mapping[str, Any],
         decision = evaluate(RuleSet(version=1), pure)
         version = None
     else:
-        decision = evaluate(rules, pure, _lists_for(rules, (item.sha256, item.md5)))
+        decision = evaluate(rules, pure, lists)
         version = rules.version
     row = ModerationItem(
         id=ids.new_mod_id(), kind=item.kind, item_id=item.item_id,
