@@ -75,6 +75,33 @@ def other_staff_with_support(user):
     return {"user_id": make_staff(Role.VIEWER, Role.SUPPORT).id, "role": "support"}
 
 
+def _dead_statement(user) -> dict[str, str]:
+    """A statement of reasons whose delivery gave up, to be retried."""
+    from casefile.core import ids
+    from casefile.core.timeutil import now
+    from casefile.trust import statements
+    from casefile.trust.models import ModerationItem, StatementRecord
+    from tests.trust.helpers import platform_user
+
+    row = ModerationItem(id=ids.new_mod_id(), kind="media", item_id="x",
+                         subject_user_id=platform_user(), final_decision="remove",
+                         decided_by="rules", audit_id="aud_x", created_at=now())
+    record = statements.statement_record(
+        source_kind="moderation", source_id=row.id, user_id=row.subject_user_id,
+        audit_entry_id=row.audit_id, build=lambda: statements.moderation_statement(row))
+    StatementRecord.objects.filter(pk=record.pk).update(status="dead", attempts=8)
+    return {"statement_id": record.id}
+
+
+# DSA statements of reasons (trust.statements_api).
+STATEMENT_ENDPOINTS = [
+    Endpoint("GET", "/api/v1/trust/statements", Perm.TRUST_STATEMENTS),
+    Endpoint("GET", "/api/v1/trust/statements/export.ndjson", Perm.TRUST_STATEMENTS),
+    Endpoint("POST", "/api/v1/trust/statements/{statement_id}/retry", Perm.TRUST_STATEMENTS,
+             params=_dead_statement, body={"reason_code": "COMPLIANCE_REVIEW"},
+             audit=("STATEMENT_RETRIED",)),
+]
+
 ENDPOINTS = [
     Endpoint("GET", "/api/v1/health", None),
     Endpoint("GET", "/api/v1/me", Perm.PROFILE_VIEW),
@@ -198,6 +225,7 @@ ENDPOINTS = [
     *TRUST_ENDPOINTS,
     *MODERATION_ENDPOINTS,
     *REPORT_ENDPOINTS,
+    *STATEMENT_ENDPOINTS,
 ]
 
 PLATFORM = Actor.system("platform-sync")

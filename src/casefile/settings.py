@@ -233,6 +233,17 @@ FINANCE_RISK_THRESHOLD = _env_int("FINANCE_RISK_THRESHOLD", 70)
 # A decided verification case's PII (its evidence, captured name and birth date) is
 # crypto-shredded and blanked this many days after the decision.
 VERIFICATION_PII_DAYS = _env_int("VERIFICATION_PII_DAYS", 30)
+# DSA statements of reasons (docs/trust.md, "Statements of reasons"): the Transparency
+# Database's base URL (its API is `{url}/api/v1/statements`) and the platform's API token.
+# Empty URL: nothing is submitted; statements wait as pending, nothing is lost.
+DSA_TDB_URL = os.environ.get("DSA_TDB_URL", "")
+DSA_TDB_TOKEN = os.environ.get("DSA_TDB_TOKEN", "")
+# Comma-separated EU/EEA country codes every statement's `territorial_scope` lists; empty: the
+# field is left out (the API accepts that).
+DSA_TERRITORIAL_SCOPE = [code.strip().upper() for code in
+                         os.environ.get("DSA_TERRITORIAL_SCOPE", "").split(",") if code.strip()]
+DSA_MAX_ATTEMPTS = _env_int("DSA_MAX_ATTEMPTS", 8)  # failed calls before a statement is dead
+DSA_TIMEOUT_SECONDS = _env_int("DSA_TIMEOUT_SECONDS", 30)
 
 # --- Vendor webhooks (docs/webhooks.md) ------------------------------------------------------
 # JSON {"vendor": ["secret", …]}: each vendor's webhook secrets (Checkr: its API key), every one

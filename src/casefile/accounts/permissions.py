@@ -55,6 +55,7 @@ class Perm(StrEnum):
     MODERATION_DECIDE = "moderation.decide"  # ask the rules for a decision (the platform)
     MODERATION_REVIEW = "moderation.review"  # the moderator queue, items, rules (read), review
     MODERATION_RULES = "moderation.rules"  # draft, replay and publish rules; hash lists
+    TRUST_STATEMENTS = "trust.statements"  # DSA statements of reasons: list, export, retry
     TRUST_REPORT_FILE = "trust.report_file"  # file a safety report (opens or joins a case)
     TRUST_REPORT_ACCUSER = "trust.report_accuser"  # see who filed a safety report
 
@@ -138,6 +139,11 @@ MATRIX: dict[Perm, frozenset[Role]] = {
     # The rules decide for every upload at once: operations and admins change and publish them,
     # and keep the hash lists they match against.
     Perm.MODERATION_RULES: frozenset({Role.OPS, Role.ADMIN}),
+    # DSA statements of reasons (Art. 17, 24(5)) are a legal obligation: legal reads, exports
+    # and resends them, ops keeps their delivery to the Transparency Database running (as it
+    # does the platform outbox), and admins. Not the moderators: a statement follows a
+    # decision they already see.
+    Perm.TRUST_STATEMENTS: frozenset({Role.LEGAL, Role.OPS, Role.ADMIN}),
     # Safety reports (DESIGN 9.4). The platform files what its users report; staff file on a
     # user's behalf (a report that reached support by e-mail or phone). Filing opens a case,
     # so only roles that work cases; not read-only viewers, not legal.

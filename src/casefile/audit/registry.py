@@ -149,6 +149,9 @@ _ACTIONS = [
                Risk.MEDIUM, "hashlist"),
     ActionType("HASH_LIST_ENTRY_REMOVED", "A hash was removed from a moderation hash list",
                Risk.MEDIUM, "hashlist"),
+    # DSA statements of reasons (trust.statements): resource "statement:sor_…"
+    ActionType("STATEMENT_RETRIED", "A dead or refused statement of reasons was queued to be "
+               "sent to the Transparency Database again", Risk.MEDIUM, "statement"),
     # Safety reports (DESIGN 9.4): resource "case:cas_…", the report case; the report's id and
     # the submission's (the platform's report id) in the metadata
     ActionType("REPORT_FILED", "A safety report was filed and opened a report case", Risk.LOW,

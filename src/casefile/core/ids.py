@@ -13,6 +13,7 @@ PREFIXES = frozenset({
     "mod",  # moderation items and decisions (DESIGN 9.4)
     "stk",  # strikes (DESIGN 9.4, the strike ledger)
     "rpt",  # safety reports, the detail of a report case (DESIGN 9.4)
+    "sor",  # DSA statements of reasons (DESIGN 9.4)
 })
 
 
@@ -117,3 +118,7 @@ def new_mod_id() -> str:
 
 def new_rpt_id() -> str:
     return new_id("rpt")
+
+
+def new_sor_id() -> str:
+    return new_id("sor")

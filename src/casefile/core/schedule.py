@@ -33,7 +33,7 @@ from casefile.platform.tasks import (
     outbox_deliver,
     suspensions_expire,
 )
-from casefile.trust.tasks import strikes_decay, verification_pii_expire
+from casefile.trust.tasks import statements_submit, strikes_decay, verification_pii_expire
 from casefile.webhooks.tasks import webhook_bodies_expire, webhook_deliveries_sweep_held
 
 logger = logging.getLogger("casefile.worker")
@@ -68,6 +68,8 @@ PERIODIC: list[Periodic] = [
     Periodic(verification_pii_expire, 3600),
     # Strikes past their decay_at: the ladder's actions no longer met are lifted (outbox).
     Periodic(strikes_decay, 600),
+    # DSA statements of reasons to the Transparency Database (nothing without DSA_TDB_URL).
+    Periodic(statements_submit, 60),
     # A delivery held while its case was being opened (neither saw the other) is applied here.
     Periodic(webhook_deliveries_sweep_held, 60),
     # Delivery bodies the cases' own PII expiry does not reach (never applied, never claimed).

@@ -15,6 +15,7 @@ points that nothing else calls are `durable`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -101,6 +102,18 @@ class Outcome:
     change: Change | None = None
 
 
+# Called when an operation takes effect, in its transaction, with keyword arguments `operation`,
+# `params` (parsed), `change`, `entry` (its ledger entry), `actor` and `approval`: apps that
+# build on platform register here (trust writes a suspension's statement of reasons), so
+# platform never imports them.
+_applied_listeners: list[Callable[..., None]] = []
+
+
+def on_operation_applied(listener: Callable[..., None]) -> None:
+    if listener not in _applied_listeners:
+        _applied_listeners.append(listener)
+
+
 def needs_approval(*, operation: str, params: dict[str, Any]) -> bool:
     op = operation_named(operation)
     return op.requires_approval(op.parse(params))
@@ -166,6 +179,9 @@ def operation_apply(*, actor: Actor, operation: str, params: dict[str, Any],
                               before=change.before, after=change.after,
                               target_tenant_id=change.tenant_id, target_user_id=change.user_id,
                               metadata=metadata)
+        for listener in _applied_listeners:
+            listener(operation=op.name, params=parsed, change=change, entry=entry, actor=actor,
+                     approval=approval)
         if op.command is None:
             return Outcome(change=change)
         moment = now()

@@ -277,3 +277,8 @@ router.add_router("", _strikes_router)
 from casefile.trust.reports_api import router as _reports_router  # noqa: E402
 
 router.add_router("", _reports_router)
+
+# Statements of reasons (trust.statements_api): list, NDJSON export, retry — same prefix.
+from casefile.trust.statements_api import router as _statements_router  # noqa: E402
+
+router.add_router("", _statements_router)

@@ -17,6 +17,13 @@ class TrustConfig(AppConfig):
             target_user=holds.verification_user))
         scopes.register_parents("evidence", holds.verification_cases_of_blob)
 
+        # A suspension applied by a platform operation gets its statement of reasons, in the
+        # operation's transaction (platform does not import trust).
+        from casefile.platform.services import on_operation_applied
+        from casefile.trust.statements import on_operation_applied as statement_of_suspension
+
+        on_operation_applied(statement_of_suspension)
+
         # A report case's page shows its safety report (cases/details.py).
         from casefile.cases import details
         from casefile.trust import reports_views

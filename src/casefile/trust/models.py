@@ -458,3 +458,60 @@ class ReportSubmission(models.Model):
     def __str__(self) -> str:
         return f"{self.platform_report_id} → {self.safety_report_id}"
 
+
+# --- statements of reasons (DSA Art. 17; trust.statements, the format in trust.dsa) ----------
+
+
+class StatementRecord(models.Model):
+    """One statement of reasons about one restrictive decision or account action, written in
+    that decision's transaction. The row is also the outbox that delivers it to the
+    Transparency Database: only the submission columns move (a trigger refuses any other
+    UPDATE, and every DELETE); `statement` is the API's JSON shape, exactly as it is sent."""
+
+    SOURCE_KINDS = (("moderation", "moderation"), ("restriction", "restriction"),
+                    ("suspension", "suspension"))
+    STATUSES = (("pending", "pending"), ("submitted", "submitted"), ("refused", "refused"),
+                ("dead", "dead"))
+
+    id = models.CharField(primary_key=True, max_length=40, default=ids.new_sor_id,
+                          editable=False)
+    puid = models.CharField(max_length=500, unique=True)  # the TDB's platform unique id
+    source_kind = models.CharField(max_length=20, choices=SOURCE_KINDS)
+    source_id = models.CharField(max_length=60)  # mod_…, a restriction change's id, aud_…
+    user = models.ForeignKey(PlatformUser, on_delete=models.PROTECT,
+                             related_name="statements")
+    statement = models.JSONField()  # dsa.StatementOfReasons.to_api()
+    audit_entry_id = models.CharField(max_length=40)  # the decision's ledger entry
+    status = models.CharField(max_length=10, choices=STATUSES, default="pending")
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField()
+    leased_until = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True, default="")
+    tdb_uuid = models.CharField(max_length=64, blank=True, default="")
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField()
+
+    # What the trigger lets an UPDATE change: the delivery's bookkeeping, nothing else.
+    SUBMISSION_FIELDS = ("status", "attempts", "next_attempt_at", "leased_until", "last_error",
+                         "tdb_uuid", "submitted_at")
+
+    class Meta:
+        db_table = "trust_statement"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(source_kind__in=("moderation", "restriction", "suspension")),
+                name="statement_source_kind_known"),
+            models.CheckConstraint(
+                condition=Q(status__in=("pending", "submitted", "refused", "dead")),
+                name="statement_status_known"),
+            models.UniqueConstraint(fields=["source_kind", "source_id"],
+                                    name="statement_one_per_source"),
+        ]
+        indexes = [
+            models.Index(fields=["status", "next_attempt_at", "id"], name="statement_due"),
+            models.Index(fields=["-created_at", "-id"], name="statement_recent"),
+            models.Index(fields=["user", "-created_at"], name="statement_user"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.id} {self.source_kind}:{self.source_id} ({self.status})"

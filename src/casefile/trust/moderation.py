@@ -37,6 +37,7 @@ from casefile.core import ids
 from casefile.core.errors import Conflict, NotFound, ValidationFailed
 from casefile.core.timeutil import now
 from casefile.platform.models import OutboxCommand, PlatformUser
+from casefile.trust import statements
 from casefile.trust.models import (
     HashList,
     HashListEntry,
@@ -417,6 +418,7 @@ def moderation_decide(*, actor: Actor, item_data: Mapping[str, Any],
                           "rules_hit": [h.rule_id for h in decision.hits]})
         if row.final_decision in RESTRICTIVE:
             _tell_platform(row)
+            statements.moderation_statement_record(row)  # DSA Art. 17, same transaction
         _consequences(row, decision)
     return row
 
@@ -463,6 +465,7 @@ def moderation_review(*, actor: Actor, item: ModerationItem, decision: str,
                           "to": decision, "rules_said": _rules_said(previous)})
         if (previous.final_decision, previous.safe_mode_required) != (decision, safe):
             _tell_platform(row)
+            statements.moderation_statement_record(row)  # none for allow
     return row
 
 

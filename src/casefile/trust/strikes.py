@@ -45,7 +45,7 @@ from casefile.core.errors import Conflict, NotFound, ValidationFailed
 from casefile.core.timeutil import isoformat
 from casefile.core.timeutil import now as _now
 from casefile.platform.models import OutboxCommand
-from casefile.trust import strikes_policy
+from casefile.trust import statements, strikes_policy
 from casefile.trust.models import RestrictionChange, Strike, TrustProfile
 from casefile.trust.services import _actor_id, _change, _locked_profile, _reason, _text
 from casefile.trust.strikes_policy import (
@@ -150,10 +150,11 @@ def _sync(actor: Actor, profile: TrustProfile, now_standing: Standing, entry, *,
         else:
             command_id = _command(APPLY_COMMAND, user_id, action, entry, now_standing.points,
                                   strike).id
-        RestrictionChange.objects.create(
+        change = RestrictionChange.objects.create(
             user_id=user_id, action=action, applied=True, strike=strike,
             points_active=now_standing.points, command_id=command_id,
             actor_id=_actor_id(actor), audit_entry_id=entry.id, at=moment)
+        statements.restriction_statement_record(change, strike=strike)  # not for suspensions
         done["applied"].append(action)
     for action in to_lift:
         command_id = "" if action == SUSPENSION else _command(

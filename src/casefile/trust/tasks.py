@@ -2,7 +2,7 @@
 
 from django_tasks import task
 
-from casefile.trust import services, strikes
+from casefile.trust import services, statements, strikes
 
 
 @task()
@@ -13,3 +13,8 @@ def verification_pii_expire() -> dict:
 @task()
 def strikes_decay() -> dict:
     return strikes.strikes_decay().as_dict()
+
+
+@task()
+def statements_submit() -> dict:
+    return statements.statements_submit().as_dict()

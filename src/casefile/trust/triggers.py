@@ -2,7 +2,7 @@
 changes, a verification case's moves, the strike ledger and the restrictions its ladder
 applied and lifted are only ever added to, on SQLite and PostgreSQL."""
 
-from casefile.core.append_only import Guard
+from casefile.core.append_only import AllowedUpdate, Guard
 
 APPEND_ONLY_TABLES = ("trust_risk_score_change", "trust_verification_change", "trust_strike",
                       "trust_restriction_change", "trust_moderation_item",
@@ -46,3 +46,29 @@ def rule_set_unfreeze_sql(vendor: str) -> list[str]:
     if vendor == "postgresql":
         drop.append("DROP FUNCTION IF EXISTS casefile_freeze_rule_set();")
     return drop
+
+
+# A statement of reasons (trust.statements) never changes once written — what it says, what it
+# is about, when — and is never deleted; the row is also its own outbox, so its submission
+# columns (`StatementRecord.SUBMISSION_FIELDS`) move as it is delivered. Its own function, so
+# the trust histories' one is left as the earlier migrations installed it.
+STATEMENT_TABLE = "trust_statement"
+STATEMENT_KEPT = ("id", "puid", "source_kind", "source_id", "user_id", "statement",
+                  "audit_entry_id", "created_at")
+STATEMENT_GUARD = Guard(
+    function="casefile_refuse_statement_change", what="a statement of reasons never changes",
+    tables=(STATEMENT_TABLE,),
+    allowed_update={STATEMENT_TABLE: AllowedUpdate(moves=(), kept=STATEMENT_KEPT)})
+
+
+def _install_all(vendor: str) -> list[str]:
+    return [*GUARD.install_sql(vendor), *STATEMENT_GUARD.install_sql(vendor)]
+
+
+def _uninstall_all(vendor: str) -> list[str]:
+    return [*GUARD.uninstall_sql(vendor), *STATEMENT_GUARD.uninstall_sql(vendor)]
+
+
+# Every guarded trust table, for whoever must lift and restore the guards (a test flush).
+APPEND_ONLY_TABLES = (*APPEND_ONLY_TABLES, STATEMENT_TABLE)  # type: ignore[assignment]
+install_sql, uninstall_sql = _install_all, _uninstall_all
