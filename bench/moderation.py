@@ -2,7 +2,7 @@
 
 200 published rules and 100,000 hashes in lists (50,000 SHA-256, 50,000 PDQ); 4 clients post
 items as the platform would (`POST /api/v1/moderation/items`, a machine token of the `platform`
-role) to `casefile serve` (gunicorn, the production server) over HTTP, each decided by the rules
+role) over HTTP to gunicorn serving Casefile as `casefile serve` does, each decided by the rules
 with the user's trust profile, written with its ledger entry, and enforced through the outbox;
 the worker's audit sequencer runs beside them. Prints decisions per second and p50/p95 latency
 (aim: p95 under 30 ms) beside /api/v1/health with the same 4 clients and server (what the machine
