@@ -123,3 +123,55 @@ def test_a_zero_tolerance_strike_by_the_rules_asks_no_four_eyes_of_itself():
     assert set(RestrictionChange.objects.filter(user_id=user, applied=True)
                .values_list("action", flat=True)) == {
         "listing_hide", "pauses", "contact_block", "suspension_request"}
+
+
+REPORTING = {"rules": [
+    {"id": "scam-report", "description": "scam links",
+     "condition": {"signal": "scam", "gte": 0.9},
+     "outcome": {"decision": "block", "reason": "scam link", "policy": "scam",
+                 "open_report": True}},
+    {"id": "threat", "description": "threats of violence",
+     "condition": {"signal": "threat", "gte": 0.9},
+     "outcome": {"decision": "remove", "reason": "threat", "policy": "threats",
+                 "strike": True}},
+]}
+
+
+def _publish(rules) -> None:
+    actor = Actor.staff(make_staff(Role.OPS))
+    draft = moderation.rule_set_draft_save(actor=actor, rules_json=rules,
+                                           reason_code="POLICY_VIOLATION")
+    moderation.rule_set_publish(actor=actor, version=draft.version,
+                                reason_code="POLICY_VIOLATION")
+
+
+def test_a_rule_opens_a_report_case_once_per_item_and_policy():
+    from casefile.cases.models import Case
+    from casefile.trust.models import SafetyReport
+
+    _publish(REPORTING)
+    user = profile(idv_status="passed").user_id
+    row = decide(user, ("scam", 0.95), item_id="msg_scam")
+    report = SafetyReport.objects.get(accused_user_id=user)
+    assert (report.category, report.severity, report.case.kind, report.case.priority) == (
+        "scam", "medium", "report", 3)
+    (submission,) = report.submissions.all()
+    assert submission.linked_items == [{"kind": "moderation", "id": row.id}]
+    assert submission.platform_report_id == "message:msg_scam:scam"
+    assert not Strike.objects.filter(user_id=user).exists()  # a report, not a strike
+    decide(user, ("scam", 0.95), item_id="msg_scam")  # decided again: the same report
+    assert report.submissions.count() == 1 and Case.objects.filter(kind="report").count() == 1
+    decide(user, ("scam", 0.95), item_id="msg_scam_2")  # another item joins the open case
+    assert report.submissions.count() == 2 and Case.objects.filter(kind="report").count() == 1
+
+
+def test_a_rule_strike_reaching_suspension_puts_the_user_before_a_person():
+    from casefile.trust.models import SafetyReport
+
+    _publish(REPORTING)
+    user = profile(idv_status="passed").user_id
+    decide(user, ("threat", 0.95))
+    report = SafetyReport.objects.get(accused_user_id=user)
+    assert (report.category, report.severity, report.case.priority) == (
+        "threats", "critical", 1)
+    assert not Approval.objects.exists()  # a person resolving the case asks for it

@@ -134,6 +134,26 @@ def test_a_second_person_approves_the_suspension():
     assert PlatformUser.objects.get(pk=user).status == "suspended"
 
 
+@pytest.mark.parametrize("how", ["reversal", "decay"])
+def test_a_suspension_request_whose_cause_is_gone_can_no_longer_be_approved(how):
+    user = _eligible_user()
+    strike = _issue(user, "threats")
+    (ladder,) = _approvals(user)
+    if how == "reversal":
+        strikes.strike_reverse(actor=analyst(), strike=strike, reason_code="CUSTOMER_REQUEST")
+    else:
+        strikes.strikes_decay(now=strike.decay_at + timedelta(seconds=1))
+    ladder.refresh_from_db()
+    assert ladder.status == "withdrawn"
+    entry = AuditEntry.objects.get(action="APPROVAL_WITHDRAWN")
+    assert entry.resource == f"approval:{ladder.id}"
+    assert entry.reason_code == ("CUSTOMER_REQUEST" if how == "reversal" else "STRIKE_DECAY")
+    with pytest.raises(Conflict):
+        platform.approval_decide(actor=Actor.staff(make_staff(Role.ADMIN)), approval=ladder,
+                                 approve=True, reason_code="POLICY_VIOLATION")
+    assert PlatformUser.objects.get(pk=user).status != "suspended"
+
+
 def test_appeal_reversal_lifts_what_is_no_longer_met():
     user = _eligible_user()
     keep = _issue(user, "spam")

@@ -54,6 +54,9 @@ _ACTIONS = [
                "approval"),
     ActionType("APPROVAL_DECIDED", "A four-eyes request was approved or rejected", Risk.HIGH,
                "approval"),
+    ActionType("APPROVAL_WITHDRAWN", "A four-eyes request the strike ladder made was closed "
+               "when the points fell below its step", Risk.MEDIUM, "approval",
+               system_reason="STRIKE_DECAY"),
     ActionType("APPROVAL_EXPIRED", "A four-eyes request ran out before anyone decided it",
                Risk.LOW, "approval", system_reason="TIME_BOX_EXPIRED"),
     ActionType("OUTBOX_RETRIED", "A dead-lettered platform command was queued again",

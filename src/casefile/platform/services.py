@@ -276,8 +276,9 @@ def _approval_close(approval: Approval, status: str, actor: Actor, *,
     if status == "void":
         approval.decided_by = actor.staff_user
     approval.save()
-    ledger.record(actor=actor, action="APPROVAL_EXPIRED" if status == "expired"
-                  else "APPROVAL_DECIDED", resource=f"approval:{approval.id}",
+    action = {"expired": "APPROVAL_EXPIRED", "withdrawn": "APPROVAL_WITHDRAWN"}.get(
+        status, "APPROVAL_DECIDED")
+    ledger.record(actor=actor, action=action, resource=f"approval:{approval.id}",
                   reason_code=reason_code, before=before, after=snapshot(approval),
                   target_tenant_id=approval.params.get("tenant_id"),
                   target_user_id=approval.params.get("user_id"),
@@ -296,6 +297,23 @@ def approvals_expire() -> int:
                 _approval_close(approval, "expired", system)
                 expired += 1
     return expired
+
+
+def approvals_withdraw(*, actor: Actor, operation: str, user_id: str, reason_code: str | None,
+                       why: str) -> list[str]:
+    """Close the pending requests for `operation` on `user_id` that the strike ladder made
+    (their params name a strike) once their cause is gone — the points fell below the step by
+    decay or a reversal — so that no one approves a suspension nothing calls for any more.
+    Joins the caller's transaction; each request closed is audited (`APPROVAL_WITHDRAWN`)."""
+    closed = []
+    with transaction.atomic():
+        for approval in (Approval.objects.select_for_update()
+                         .filter(status="pending", operation=operation,
+                                 params__user_id=user_id, params__has_key="strike_id")
+                         .order_by("created_at", "id")):
+            _approval_close(approval, "withdrawn", actor, reason_code=reason_code, why=why)
+            closed.append(approval.id)
+    return closed
 
 
 def suspensions_expire() -> int:

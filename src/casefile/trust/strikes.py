@@ -125,12 +125,16 @@ def _sync(actor: Actor, profile: TrustProfile, now_standing: Standing, entry, *,
           plan: tuple[list[str], list[str]] | None = None) -> dict[str, list[str]]:
     """Send the applies and lifts `plan` says, record them, request a suspension when the top
     is newly reached, and save the profile's strike inputs (flags recomputed)."""
-    from casefile.platform.services import operation_request  # trust builds on platform
+    from casefile.platform.services import (  # trust builds on platform
+        approvals_withdraw,
+        operation_request,
+    )
 
     user_id = profile.user_id
     to_apply, to_lift = plan or _plan(user_id, now_standing)
     moment = _now()
-    done: dict[str, list[str]] = {"applied": [], "lifted": [], "approval_ids": []}
+    done: dict[str, list[str]] = {"applied": [], "lifted": [], "approval_ids": [],
+                                  "withdrawn": []}
     for action in to_apply:
         command_id = ""
         if action == SUSPENSION and actor.user is None:
@@ -159,6 +163,10 @@ def _sync(actor: Actor, profile: TrustProfile, now_standing: Standing, entry, *,
     for action in to_lift:
         command_id = "" if action == SUSPENSION else _command(
             LIFT_COMMAND, user_id, action, entry, now_standing.points, strike).id
+        if action == SUSPENSION:
+            done["withdrawn"] = approvals_withdraw(
+                actor=actor, operation="user_suspend", user_id=user_id, reason_code=reason_code,
+                why=f"active points fell to {now_standing.points}")
         RestrictionChange.objects.create(
             user_id=user_id, action=action, applied=False, strike=strike,
             points_active=now_standing.points, command_id=command_id,
