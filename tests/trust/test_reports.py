@@ -135,14 +135,16 @@ def test_no_join_after_24_hours():
     assert second.created and second.case.id != first.case.id
 
 
-@pytest.mark.parametrize("path", [["triage", "closed"], ["triage", "resolved"]])
-def test_no_join_when_the_case_is_resolved_or_closed(path):
+@pytest.mark.parametrize("how", ["closed", "resolved"])
+def test_no_join_when_the_case_is_resolved_or_closed(how):
     user = accused()
     first = file(user)
-    case = first.case
-    for status in path:
-        case = cases.case_transition(actor=analyst(), case=case, to=status,
+    if how == "closed":
+        case = cases.case_transition(actor=analyst(), case=first.case, to="triage",
                                      reason_code="OPERATIONS")
+        cases.case_transition(actor=analyst(), case=case, to="closed", reason_code="OPERATIONS")
+    else:
+        resolve(first, "warning")
     second = file(user)
     assert second.created and second.case.id != first.case.id
 
@@ -418,15 +420,23 @@ def test_resolving_twice_or_a_closed_case_is_409():
     assert case.status == "closed"
 
 
-def test_a_case_resolved_by_hand_still_takes_its_outcome():
+def test_a_report_case_is_resolved_with_its_outcome_not_by_a_bare_move(api_as):
     filing = file(accused())
-    for status in ("triage", "resolved"):
-        cases.case_transition(actor=analyst(), case=filing.case, to=status,
-                              reason_code="OPERATIONS")
-    actor = analyst()
+    case = cases.case_transition(actor=analyst(), case=filing.case, to="triage",
+                                 reason_code="OPERATIONS")
+    person, client = analyst(), api_as(Role.ANALYST)
     before = AuditEntry.objects.count()
-    assert resolve(filing, "warning", actor=actor).outcome == "warning"
-    assert [e.action for e in entries()[before:]] == ["REPORT_RESOLVED"]
+    with pytest.raises(Conflict):
+        cases.case_transition(actor=person, case=case, to="resolved",
+                              reason_code="OPERATIONS")
+    response = client.call("POST", f"/api/v1/cases/{case.pk}/status",
+                                         {"status": "resolved", "reason_code": "OPERATIONS"})
+    assert response.status_code == 409, response.content
+    assert "resolve" in response.json()["error"]["details"]
+    assert AuditEntry.objects.count() == before
+    assert Case.objects.get(pk=case.pk).status == "triage"
+    assert resolve(filing, "warning").outcome == "warning"
+    assert Case.objects.get(pk=case.pk).status == "resolved"
 
 
 def test_resolution_checks_its_inputs_and_permission():

@@ -10,6 +10,10 @@ app, for `report` (`casefile/trust/apps.py`):
 
 The case page includes `Detail.template` with `Detail.context` as `detail`; the function
 decides what the actor may see (and returns None when the case has no such detail).
+
+A kind whose detail must be settled before its case is resolved (a report's outcome) also
+registers `before_resolve`, (case) -> None, which raises to refuse the move: every way of
+resolving a case (the status form, the API, bulk) passes through it in `cases.services`.
 """
 
 from __future__ import annotations
@@ -30,10 +34,13 @@ class Detail:
 
 
 Provider = Callable[["Case", "Actor"], "Detail | None"]
+ResolveCheck = Callable[["Case"], None]
 _PROVIDERS: dict[str, Provider] = {}
+_BEFORE_RESOLVE: dict[str, ResolveCheck] = {}
 
 
-def register(kind: str, provider: Provider) -> None:
+def register(kind: str, provider: Provider, *, before_resolve: ResolveCheck | None = None
+             ) -> None:
     from casefile.cases.policy import Kind
 
     if kind not in Kind.values:
@@ -41,6 +48,14 @@ def register(kind: str, provider: Provider) -> None:
     if _PROVIDERS.get(kind, provider) is not provider:
         raise ValueError(f"the {kind} case detail is already registered")
     _PROVIDERS[kind] = provider
+    if before_resolve is not None:
+        _BEFORE_RESOLVE[kind] = before_resolve
+
+
+def check_resolve(case: Case) -> None:
+    check = _BEFORE_RESOLVE.get(case.kind)
+    if check is not None:
+        check(case)
 
 
 def detail_for(case: Case, actor: Actor) -> Detail | None:

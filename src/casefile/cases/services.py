@@ -23,6 +23,7 @@ from casefile.accounts.permissions import Perm, has_perm
 from casefile.audit import ledger
 from casefile.audit.actor import Actor
 from casefile.audit.snapshot import snapshot
+from casefile.cases import details
 from casefile.cases.models import (
     Case,
     CaseAction,
@@ -170,6 +171,8 @@ def _move(case: Case, to: Status, actor: Actor, reason_code: str) -> dict[str, A
             f"a {current} case cannot move to {to}",
             details={"from": current, "to": to,
                      "allowed": sorted(TRANSITIONS[current])})
+    if to == Status.RESOLVED:
+        details.check_resolve(case)
     moment = now()
     meta: dict[str, Any] = {"from": current, "to": to}
     if to == SLA_PAUSED_IN and case.sla_paused_at is None:

@@ -26,6 +26,7 @@ class TrustConfig(AppConfig):
 
         # A report case's page shows its safety report (cases/details.py).
         from casefile.cases import details
-        from casefile.trust import reports_views
+        from casefile.trust import reports, reports_views
 
-        details.register("report", reports_views.case_detail)
+        details.register("report", reports_views.case_detail,
+                         before_resolve=reports.check_resolve)

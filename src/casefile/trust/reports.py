@@ -298,13 +298,14 @@ def report_resolve(*, actor: Actor, case: Case, outcome: str, reason_code: str,
             done["removed"] = [row.id for row in removed]
         if note:
             case_note_add(actor=actor, case=case, content=note, reason_code=reason_code)
-        if case.status != Status.RESOLVED:  # resolved by hand before: the outcome is still due
-            for status in _path_to_resolved(Status(case.status)):
-                case = case_transition(actor=actor, case=case, to=status,
-                                       reason_code=reason_code)
+        # The outcome first: the case may be resolved only once its report has one.
         report.outcome, report.resolved_by, report.resolved_at = (outcome, _actor_id(actor),
                                                                   now())
         report.save()
+        if case.status != Status.RESOLVED:  # resolved before it had to say: the outcome is due
+            for status in _path_to_resolved(Status(case.status)):
+                case = case_transition(actor=actor, case=case, to=status,
+                                       reason_code=reason_code)
         ledger.record(actor=actor, action="REPORT_RESOLVED", resource=f"case:{case.pk}",
                       reason_code=reason_code, before=before, after=snapshot(report),
                       target_user_id=report.accused_user_id,
@@ -313,6 +314,15 @@ def report_resolve(*, actor: Actor, case: Case, outcome: str, reason_code: str,
 
 
 # --- reads ------------------------------------------------------------------------------------
+
+
+def check_resolve(case: Case) -> None:
+    """A report case is resolved with its outcome (`report_resolve`), not by a bare move: the
+    outcome and the strike delta are what the resolution is."""
+    if SafetyReport.objects.filter(case_id=case.pk, outcome__isnull=True).exists():
+        raise Conflict(f"{case.pk} is a safety report: resolve it with its outcome "
+                       f"(POST /api/v1/trust/reports/{case.pk}/resolve)",
+                       details={"resolve": f"/api/v1/trust/reports/{case.pk}/resolve"})
 
 
 def report_of(case_id: str) -> SafetyReport:
