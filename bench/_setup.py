@@ -1,7 +1,13 @@
-"""Shared set-up for benchmarks: a fresh PostgreSQL database of their own, migrated."""
+"""Shared set-up for benchmarks: a fresh PostgreSQL database of their own, migrated, and a
+gunicorn serving it."""
 
 import os
+import socket
+import subprocess
 import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
@@ -44,3 +50,43 @@ def latency(client, url: str, repeat: int) -> tuple[float, float]:
         assert response.status_code == 200, (url, response.status_code, response.content[:300])
     timings.sort()
     return statistics.median(timings), timings[min(len(timings) - 1, int(0.95 * len(timings)))]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(port: int) -> None:
+    for _ in range(300):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError("server did not start")
+
+
+@contextmanager
+def gunicorn(url: str, *, workers: int, threads: int = 1,
+             env: dict[str, str] | None = None) -> Iterator[int]:
+    """gunicorn serving Casefile on a free port, stopped afterwards: `casefile serve`'s server
+    and settings (access log, timeout, request line), started without its production checks,
+    which ask for secrets (signing and master keys, allowed hosts) a bench does not have."""
+    from django.db import connections
+
+    connections.close_all()
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "casefile.wsgi:application",
+         "--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--threads", str(threads),
+         "--access-logfile", "-", "--timeout", "120", "--limit-request-line", "8190"],
+        env={**os.environ, "DATABASE_URL": url, **(env or {})}, stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL)
+    try:
+        wait_for(port)
+        yield port
+    finally:
+        server.terminate()
+        server.wait(timeout=60)

@@ -63,7 +63,7 @@ def _staff():
 
     system = Actor.system("bench")
     staff = [services.staff_user_create(actor=system, email=f"agent{i}@bench.local",
-                                        roles=[Role.ANALYST], reason_code="OPERATIONS")
+                                        roles=[Role.ANALYST])
              for i in range(50)]
     _, token = services.api_token_create(actor=system, owner=staff[0])
     return staff, Client(headers={"Authorization": f"Bearer {token}"}), staff[0]

@@ -47,7 +47,7 @@ def main() -> None:
     tenant, user, approval = _platform()
     cases_bench._fill_audit(args.audit)
     admin = accounts.staff_user_create(actor=Actor.system("bench"), email="admin@bench.local",
-                                       roles=[Role.ADMIN], reason_code="OPERATIONS")
+                                       roles=[Role.ADMIN])
     signed_in = Client()
     signed_in.force_login(admin)
     event = Event.objects.order_by("-occurred_at").values_list("id", flat=True).first()
@@ -103,7 +103,7 @@ def _platform() -> tuple[str, str, object]:
         services.platform_user_upsert(actor=system, user_id=f"usr_{i}",
                                       email=f"user{i}@bench.corp", tenant_id=tenant.id)
     requester = accounts.staff_user_create(actor=system, email="support@bench.local",
-                                           roles=[Role.SUPPORT], reason_code="OPERATIONS")
+                                           roles=[Role.SUPPORT])
     outcome = services.operation_request(
         actor=Actor.staff(requester), operation="tenant_credit_add",
         params={"tenant_id": tenant.id, "amount_cents": 10**7}, reason_code="CUSTOMER_REQUEST")

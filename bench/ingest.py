@@ -3,7 +3,8 @@
 1. raw COPY: the same events, already normalised, COPYed into the same (empty) table — the
    ceiling for any ingest path.
 2. CLI: `casefile ingest events.ndjson` (parse, normalise, fingerprint, dedupe, COPY).
-3. HTTP: `casefile serve` (gunicorn) with concurrent clients POSTing NDJSON batches.
+3. HTTP: gunicorn as `casefile serve` runs it (bench/_setup.py), with concurrent clients
+   POSTing NDJSON batches.
 
     python bench/ingest.py [--events 1000000] [--clients 4] [--batch 5000]
 """
@@ -11,7 +12,6 @@
 import argparse
 import http.client
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, os.path.dirname(__file__))
-from _setup import ROOT, fresh_database  # noqa: E402
+from _setup import ROOT, fresh_database, gunicorn  # noqa: E402
 from eventgen import write_ndjson  # noqa: E402
 
 
@@ -105,7 +105,7 @@ def _http(data: Path, url: str, clients: int, batch: int) -> float:
     _truncate()
     system = Actor.system("bench")
     user = services.staff_user_create(actor=system, email=f"ingest{time.time_ns()}@bench.local",
-                                      roles=[Role.INGEST], reason_code="OPERATIONS")
+                                      roles=[Role.INGEST])
     _, token = services.api_token_create(actor=system, owner=user, name="bench")
     bodies = []
     with data.open("rb") as f:
@@ -117,13 +117,8 @@ def _http(data: Path, url: str, clients: int, batch: int) -> float:
                 chunk = []
         if chunk:
             bodies.append(b"".join(chunk))
-    port = _free_port()
-    env = {**os.environ, "DATABASE_URL": url, "MAX_REQUEST_BYTES": str(64 * 1024 * 1024)}
-    server = subprocess.Popen([sys.executable, "-m", "casefile", "serve", "--port", str(port),
-                               "--workers", str(clients), "--threads", "1"], env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        _wait_for(port)
+    with gunicorn(url, workers=clients, env={"MAX_REQUEST_BYTES": str(64 * 1024 * 1024)}
+                  ) as port:
         queue = list(reversed(bodies))
         lock = threading.Lock()
         failures = []
@@ -151,26 +146,7 @@ def _http(data: Path, url: str, clients: int, batch: int) -> float:
             t.join()
         elapsed = time.perf_counter() - t0
         assert not failures, failures[:5]
-    finally:
-        server.terminate()
-        server.wait(timeout=60)
     return _count() / elapsed
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait_for(port: int) -> None:
-    for _ in range(300):
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError("server did not start")
 
 
 if __name__ == "__main__":

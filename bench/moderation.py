@@ -23,13 +23,12 @@ import json
 import multiprocessing
 import os
 import random
-import subprocess
 import sys
 import time
 from contextlib import contextmanager
 
 sys.path.insert(0, os.path.dirname(__file__))
-from _setup import fresh_database  # noqa: E402
+from _setup import fresh_database, gunicorn  # noqa: E402
 
 CLIENTS = 4
 WARM_UP = 10  # decisions per client before the clock starts: each worker parses the rules
@@ -76,31 +75,12 @@ def main() -> None:
 
 @contextmanager
 def _server(url: str, args):
-    """gunicorn serving Casefile on a free port (None for `--via client`), stopped afterwards:
-    `casefile serve`'s server and settings (access log, timeout, request line), started without
-    its production checks, which ask for secrets a bench does not have."""
+    """gunicorn (bench/_setup.py) for HTTP; None for `--via client`."""
     if args.via == "client":
         yield None
         return
-    from django.db import connections
-
-    import ingest
-
-    connections.close_all()
-    port = ingest._free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "casefile.wsgi:application",
-         "--bind", f"127.0.0.1:{port}", "--workers", str(args.workers),
-         "--threads", str(args.threads), "--access-logfile", "-", "--timeout", "120",
-         "--limit-request-line", "8190"],
-        env={**os.environ, "DATABASE_URL": url}, stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL)
-    try:
-        ingest._wait_for(port)
+    with gunicorn(url, workers=args.workers, threads=args.threads) as port:
         yield port
-    finally:
-        server.terminate()
-        server.wait(timeout=60)
 
 
 def _set_up(rules: int, hashes: int) -> tuple[str, dict[str, list[str]]]:

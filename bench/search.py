@@ -47,7 +47,7 @@ def _client():
 
     system = Actor.system("bench")
     user = services.staff_user_create(actor=system, email="search@bench.local",
-                                      roles=[Role.ANALYST], reason_code="OPERATIONS")
+                                      roles=[Role.ANALYST])
     _, token = services.api_token_create(actor=system, owner=user)
     client = Client(headers={"Authorization": f"Bearer {token}"})
     return client
