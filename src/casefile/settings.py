@@ -253,6 +253,13 @@ WEBHOOK_SECRETS = json.loads(os.environ.get("WEBHOOK_SECRETS", "{}"))
 # Larger webhook bodies get 413 before their signature is checked (within MAX_REQUEST_BYTES).
 WEBHOOK_MAX_BYTES = _env_int("WEBHOOK_MAX_BYTES", 1024 * 1024)
 
+# --- E-signature providers (docs/documents.md, "E-signature providers") ---------------------
+# JSON {"docusign": {"base_url", "account_id", "access_token", "webhook_secrets": [...]},
+#       "dropbox_sign": {"base_url", "api_key", "webhook_secrets": [...]},
+#       "docuseal": {"base_url", "api_key", "webhook_secrets": [...]}}. A vendor not listed is
+# not used (404); the built-in `local` provider needs no entry.
+ESIGN_PROVIDERS = json.loads(os.environ.get("ESIGN_PROVIDERS", "{}"))
+
 # --- Background work ------------------------------------------------------------------------
 # django-tasks with its database backend: no broker. At scale, an RQ/Redis backend is a settings
 # change here (django-tasks-rq).
