@@ -1,7 +1,8 @@
 """The console in a real browser: each role's view, working a case from the queue to closed,
 the event explorer, a four-eyes platform operation, and the audit viewer showing each of them;
-a user's trust page as a verification is decided, and a legal hold placed by one legal person
-and released by two. Assertions are on what the page shows."""
+a user's trust page as a verification is decided, a legal hold placed by one legal person
+and released by two, a moderation rule published and a queued item decided, and a safety
+report's case worked to its outcome. Assertions are on what the page shows."""
 
 from __future__ import annotations
 
@@ -378,3 +379,35 @@ def moderation_platform():
     from casefile.audit.actor import Actor
 
     return Actor.staff(make_staff(Role.PLATFORM))
+
+
+def test_a_report_case_is_worked_and_resolved_with_a_strike(open_browser, screenshot):
+    from casefile.trust import reports
+    from casefile.trust.models import SafetyReport, Strike
+
+    platform.platform_user_upsert(actor=CLI, user_id="usr_accused", email="acc@example.com")
+    filing = reports.report_file(
+        actor=moderation_platform(), platform_report_id="plat_rep_1",
+        accused_user_id="usr_accused", accuser_user_id="usr_reporter", category="harassment",
+        text="Sent me threatening messages after a cancelled booking.",
+        linked_items=[{"kind": "message", "id": "msg_77"}])
+    case_id = filing.case.id
+
+    support = open_browser(staff(Role.SUPPORT, email="sup@example.com"), PASSWORD)
+    support.goto(f"/cases/{case_id}/")
+    expect(support.locator("#report-severity")).to_have_text("high")
+    expect(support.locator(".accuser")).to_have_text("hidden")  # support talks to the accused
+
+    analyst = open_browser(staff(Role.ANALYST, email="an@example.com"), PASSWORD)
+    analyst.goto(f"/cases/{case_id}/")
+    expect(analyst.locator(".accuser")).to_have_text("usr_reporter")
+    form = open_op(analyst, "Resolve this report")
+    form.locator("select[name=outcome]").select_option("strike")
+    form.locator("textarea[name=note]").fill("Threats confirmed in the thread.")
+    apply(analyst, form, "POLICY_VIOLATION", expect_preview=["strike"])
+    expect(analyst.locator("#report-outcome")).to_contain_text("strike")
+    expect(analyst.locator("#report-strike-delta")).to_contain_text("3")
+    screenshot(analyst, "report-case")
+    report = SafetyReport.objects.get(pk=filing.report.pk)
+    assert report.case.status == "resolved"
+    assert Strike.objects.get(pk=report.strike_id).points == 3
