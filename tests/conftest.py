@@ -13,6 +13,7 @@ from casefile.accounts.roles import Role
 from casefile.audit import ledger
 from casefile.audit import triggers as ledger_triggers
 from casefile.audit.actor import Actor
+from casefile.documents import triggers as document_triggers
 from casefile.holds import triggers as hold_triggers
 from casefile.trust import triggers as trust_triggers
 from casefile.webhooks import triggers as webhook_triggers
@@ -27,7 +28,8 @@ def _flush_past_triggers(original):
         statements = original(self, style, tables, reset_sequences=reset_sequences,
                               allow_cascade=allow_cascade)
         vendor = self.connection.vendor
-        for guarded in (ledger_triggers, webhook_triggers, hold_triggers, trust_triggers):
+        for guarded in (ledger_triggers, webhook_triggers, hold_triggers, trust_triggers,
+                        document_triggers):
             if set(guarded.APPEND_ONLY_TABLES) & set(tables):
                 statements = [*guarded.uninstall_sql(vendor), *statements,
                               *guarded.install_sql(vendor)]

@@ -75,6 +75,7 @@ INSTALLED_APPS = [
     "casefile.holds",
     "casefile.webhooks",
     "casefile.trust",
+    "casefile.documents",
 ]
 
 MIDDLEWARE = [
