@@ -32,10 +32,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
+import re
+import urllib.parse
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Literal, Protocol, get_args, runtime_checkable
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal, Protocol, get_args, runtime_checkable
 
 from casefile.core.errors import NotAuthenticated, ServiceUnavailable, ValidationFailed
 
@@ -176,3 +179,135 @@ def envelope_config_error(provider: str, problems: dict[str, str]) -> Validation
         f"e-sign provider {provider!r} is misconfigured: "
         + "; ".join(f"{k}: {v}" for k, v in problems.items()),
         details={"provider": provider, "fields": problems})
+
+
+class ConfigReader:
+    """Reads one provider's ESIGN_PROVIDERS entry, collecting every problem so the error names
+    all of them at once."""
+
+    def __init__(self, provider: str, config: Mapping[str, Any]):
+        self.provider = provider
+        self.config = config
+        self.problems: dict[str, str] = {}
+
+    def text(self, key: str, *, default: str | None = None) -> str:
+        value = self.config.get(key, default)
+        if not isinstance(value, str) or not value.strip():
+            self.problems[key] = "required (a non-empty string)"
+            return ""
+        return value.strip()
+
+    def url(self, key: str, *, default: str | None = None) -> str:
+        value = self.text(key, default=default)
+        parts = urllib.parse.urlsplit(value)
+        if value and (parts.scheme not in ("http", "https") or not parts.netloc):
+            self.problems[key] = "must be an http(s) URL"
+        return value.rstrip("/")
+
+    def secrets(self, key: str = "webhook_secrets", *, default: list[str] | None = None
+                ) -> tuple[str, ...]:
+        value = self.config.get(key, default)
+        if (not isinstance(value, list) or not value
+                or not all(isinstance(v, str) and v for v in value)):
+            self.problems[key] = "required (a list of one or more non-empty strings)"
+            return ()
+        return tuple(value)
+
+    def number(self, key: str, *, default: float) -> float:
+        value = self.config.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+            self.problems[key] = "must be a positive number"
+            return default
+        return float(value)
+
+    def flag(self, key: str, *, default: bool) -> bool:
+        value = self.config.get(key, default)
+        if not isinstance(value, bool):
+            self.problems[key] = "must be true or false"
+            return default
+        return value
+
+    def done(self) -> None:
+        if self.problems:
+            raise envelope_config_error(self.provider, self.problems)
+
+
+def pdf_page_count(pdf: bytes) -> int:
+    """Pages in a PDF, counted from its page objects (`/Type /Page`, not `/Pages`). Good for the
+    uncompressed object dictionaries fpdf2 writes; at least 1, so a field always has a page."""
+    return max(1, len(re.findall(rb"/Type\s*/Page(?![a-zA-Z])", pdf)))
+
+
+def require_signers(signers: list[Signer]) -> list[Signer]:
+    """The signers in routing order; refuses none, duplicate roles, or orders below 1."""
+    if not signers:
+        raise ValidationFailed("an envelope needs at least one signer")
+    roles = [s.role for s in signers]
+    if len(set(roles)) != len(roles):
+        raise ValidationFailed("each signer role may appear once", details={"roles": roles})
+    if any(s.order < 1 for s in signers):
+        raise ValidationFailed("signing order starts at 1")
+    return sorted(signers, key=lambda s: (s.order, roles.index(s.role)))
+
+
+def signature_box(index: int) -> tuple[int, int, int, int]:
+    """Where the `index`-th signer's (0-based, in routing order) signature field goes on the last
+    page: x, y from the top-left, width, height, in points (72 per inch, which is what all three
+    vendors call pixels). Stacked in the lower part of the page, inside both A4 and Letter."""
+    return 72, 560 + 56 * (index % 4), 200, 40
+
+
+def stable_event_id(provider: str, *parts: object) -> str:
+    """An event id derived from fields the provider keeps the same when it retries a delivery:
+    `{provider}:` and the SHA-256 of their JSON. Used where the provider sends no id of its own."""
+    digest = hashlib.sha256(json.dumps(parts, separators=(",", ":"), default=str).encode())
+    return f"{provider}:{digest.hexdigest()}"
+
+
+_FRACTION = re.compile(r"(\.\d{6})\d+")
+
+
+def parse_time(value: object, *, where: str) -> datetime:
+    """A vendor timestamp as an aware UTC datetime: ISO 8601 (DocuSign writes 7 fractional
+    digits, more than Python reads, so the extra ones are dropped) or Unix seconds."""
+    try:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return datetime.fromtimestamp(value, UTC)
+        if isinstance(value, str) and value.strip():
+            text = value.strip()
+            if text.isdigit():
+                return datetime.fromtimestamp(int(text), UTC)
+            parsed = datetime.fromisoformat(_FRACTION.sub(r"\1", text.replace("Z", "+00:00")))
+            if parsed.tzinfo is not None:
+                return parsed.astimezone(UTC)
+    except (ValueError, OverflowError, OSError):
+        pass
+    raise PayloadInvalid(f"{where}: not a timestamp", details={"path": where})
+
+
+def load_json_object(body: bytes, *, where: str = "$") -> dict[str, Any]:
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise PayloadInvalid(f"{where}: not JSON", details={"path": where}) from exc
+    if not isinstance(data, dict):
+        raise PayloadInvalid(f"{where}: not a JSON object", details={"path": where})
+    return data
+
+
+def obj(value: object) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def text_or_none(value: object) -> str | None:
+    if isinstance(value, str | int) and not isinstance(value, bool) and str(value):
+        return str(value)
+    return None
+
+
+def path_segment(value: str) -> str:
+    """An id that goes into a URL path: anything but a plain id is refused rather than escaped,
+    so a stored id can never reach another endpoint."""
+    if not value or len(value) > 200 or not all(c.isalnum() or c in "-_" for c in value):
+        raise ValidationFailed("not a provider id", details={"id": value[:200]})
+    return value
