@@ -246,6 +246,15 @@ DSA_TERRITORIAL_SCOPE = [code.strip().upper() for code in
 DSA_MAX_ATTEMPTS = _env_int("DSA_MAX_ATTEMPTS", 8)  # failed calls before a statement is dead
 DSA_TIMEOUT_SECONDS = _env_int("DSA_TIMEOUT_SECONDS", 30)
 
+# --- Documents (docs/documents.md) ---------------------------------------------------------
+# Which deployment this is: it names the documents' place in the store (TD-71's docs/prod/).
+CASEFILE_ENVIRONMENT = os.environ.get("CASEFILE_ENVIRONMENT") or ("dev" if DEBUG else "prod")
+# Where packs are written in the object store; `{environment}` is CASEFILE_ENVIRONMENT.
+DOCUMENTS_PREFIX = (os.environ.get("DOCUMENTS_PREFIX") or "docs/{environment}/").format(
+    environment=CASEFILE_ENVIRONMENT)
+# Write-once retention of a pack's objects, counted from the booking leg's end (DESIGN 9.5).
+DOCUMENTS_RETENTION_DAYS = _env_int("DOCUMENTS_RETENTION_DAYS", 7 * 365 + 2)
+
 # --- Vendor webhooks (docs/webhooks.md) ------------------------------------------------------
 # JSON {"vendor": ["secret", …]}: each vendor's webhook secrets (Checkr: its API key), every one
 # accepted, so a secret is rotated by listing the new one beside the old, then dropping the old.

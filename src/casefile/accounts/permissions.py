@@ -58,6 +58,9 @@ class Perm(StrEnum):
     TRUST_STATEMENTS = "trust.statements"  # DSA statements of reasons: list, export, retry
     TRUST_REPORT_FILE = "trust.report_file"  # file a safety report (opens or joins a case)
     TRUST_REPORT_ACCUSER = "trust.report_accuser"  # see who filed a safety report
+    DOCUMENTS_VIEW = "documents.view"  # clauses, templates, legs, packs and their PDFs
+    DOCUMENTS_AUTHOR = "documents.author"  # draft, publish, withdraw clauses and templates
+    DOCUMENTS_ISSUE = "documents.issue"  # generate, issue and void a leg's doc packs
 
 
 MATRIX: dict[Perm, frozenset[Role]] = {
@@ -155,6 +158,18 @@ MATRIX: dict[Perm, frozenset[Role]] = {
     # and must not be able to tell them who reported them; not ops or viewers, whose work does
     # not need it. Everyone who reads the case still reads the report's text.
     Perm.TRUST_REPORT_ACCUSER: frozenset({Role.ANALYST, Role.LEGAL, Role.ADMIN}),
+    # Documents (DESIGN 9.5). Booking contracts name the parties and their terms: read by the
+    # staff who handle bookings' disputes and legal matters (analyst, support, ops, legal,
+    # admin), not read-only viewers (as evidence is not); and by the platform's machine
+    # identity, which shows its users their pack's status and PDFs.
+    Perm.DOCUMENTS_VIEW: (STAFF - {Role.VIEWER}) | {Role.PLATFORM},
+    # The clause library and templates are the contracts' words: legal writes and publishes
+    # them (DESIGN 9.1), and admins, who may have to fix a template in an incident.
+    Perm.DOCUMENTS_AUTHOR: frozenset({Role.LEGAL, Role.ADMIN}),
+    # Packs follow the booking: the platform generates and issues them at checkout and voids
+    # them when a booking is cancelled; legal and admins may do the same by hand (a booking
+    # changed outside checkout). Not support: issuing or voiding a contract is a legal act.
+    Perm.DOCUMENTS_ISSUE: frozenset({Role.PLATFORM, Role.LEGAL, Role.ADMIN}),
 }
 
 assert set(MATRIX) == set(Perm), "every permission needs a row in the matrix"

@@ -169,6 +169,29 @@ _ACTIONS = [
                "objects)", Risk.MEDIUM, "hold"),
     ActionType("LEGAL_HOLD_RELEASED", "A legal hold was released after a second person's "
                "approval", Risk.HIGH, "hold"),
+    # Documents (DESIGN 9.5): resources "clause:cls_…", "template:tpl_…", "leg:<leg id>",
+    # "pack:dpk_…". Authoring entries carry the whole version before/after.
+    ActionType("CLAUSE_DRAFTED", "A clause version was drafted (a new clause or its next "
+               "version)", Risk.LOW, "clause"),
+    ActionType("CLAUSE_PUBLISHED", "A clause version was published (it never changes again)",
+               Risk.MEDIUM, "clause"),
+    ActionType("CLAUSE_ACTIVE_SET", "A clause version was withdrawn from, or returned to, new "
+               "templates", Risk.MEDIUM, "clause"),
+    ActionType("TEMPLATE_DRAFTED", "A document template version was drafted", Risk.LOW,
+               "template"),
+    ActionType("TEMPLATE_PUBLISHED", "A document template version was published (packs are "
+               "generated from it)", Risk.HIGH, "template"),
+    ActionType("TEMPLATE_ACTIVE_SET", "A document template version was withdrawn from, or "
+               "returned to, pack generation", Risk.HIGH, "template"),
+    ActionType("BOOKING_LEG_UPSERTED", "The platform created or updated a booking leg",
+               Risk.LOW, "leg", system_reason="PLATFORM_SYNC"),
+    ActionType("DOC_PACK_GENERATED", "A booking leg's documents were generated as a draft pack",
+               Risk.LOW, "pack", system_reason="BOOKING_DOCUMENTS"),
+    ActionType("DOC_PACK_ISSUED", "A doc pack was issued (its PDFs written once under "
+               "retention; the leg's previous pack superseded)", Risk.MEDIUM, "pack",
+               system_reason="BOOKING_DOCUMENTS"),
+    ActionType("DOC_PACK_VOIDED", "A doc pack was voided", Risk.MEDIUM, "pack",
+               system_reason="BOOKING_DOCUMENTS"),
     # The ledger itself
     ActionType("AUDIT_ENTRY_VIEWED", "An audit entry was read in full", Risk.LOW, "audit"),
 ]
@@ -202,6 +225,8 @@ SYSTEM_REASONS: dict[str, str] = {
     "STRIKE_DECAY": "Strikes reached their decay date",
     "MODERATION_RULES": "The published moderation rules decided an item",
     "SAFETY_REPORT": "The platform filed a safety report (it opens or joins a report case)",
+    "BOOKING_DOCUMENTS": "The platform's booking asked for its documents to be generated, "
+                         "issued or voided",
 }
 assert all(a.system_reason in SYSTEM_REASONS for a in _ACTIONS if a.system_reason), \
     "a system reason must be declared in SYSTEM_REASONS"
