@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from fpdf import FPDF
-from fpdf.enums import Align, WrapMode, XPos, YPos
+from fpdf.enums import Align, TextEmphasis, WrapMode, XPos, YPos
 from fpdf.fonts import FontFace
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
@@ -386,12 +386,21 @@ class _Pdf(FPDF):
         self.set_title(_clean(doc.title))
         self.set_creator("Casefile")
         self.alias_nb_pages("")  # only the header and footer say the page count (see _stamp)
-        for style, name in FONT_FILES.items():
-            self.add_font(FAMILY, style, str(FONT_DIR / name))
+        self.add_font(FAMILY, "", str(FONT_DIR / FONT_FILES[""]))
         margins = layout.margins
         self.set_margins(margins.left, margins.top, margins.right)
         self.set_auto_page_break(True, margin=margins.bottom)
         self.set_font(FAMILY, "", _BODY_PT)
+
+    def set_font(self, family: str | None = None, style: str | TextEmphasis = "",
+                 size: float = 0) -> None:
+        """Bold and oblique are read when first used: parsing a font file is the largest
+        fixed cost of a render, and many clauses never slant a word."""
+        wanted = style.style if isinstance(style, TextEmphasis) else style.upper()
+        for letter in "BI":
+            if letter in wanted and f"{FAMILY.lower()}{letter}" not in self.fonts:
+                self.add_font(FAMILY, letter, str(FONT_DIR / FONT_FILES[letter]))
+        super().set_font(family, style, size)
 
     def in_certificate(self) -> bool:
         return bool(self.body_pages) and self.page_no() > self.body_pages
@@ -408,6 +417,8 @@ class _Pdf(FPDF):
         if layout.header:
             self.set_xy(layout.margins.left, top)
             self._stamp(layout.header, align=Align.R)
+        # fpdf2 leaves the cursor where the header left it: the body starts at the top margin.
+        self.set_xy(self.l_margin, layout.margins.top)
 
     def footer(self) -> None:
         self.set_xy(self.layout.margins.left, -(self.layout.margins.bottom / 2 + 2.0))
@@ -748,13 +759,15 @@ def _fields(pdf: _Pdf, rows: Sequence[tuple[str, str]]) -> None:
             pdf.add_page()
         y = pdf.get_y()
         pdf.set_font(FAMILY, "B", 9.5)
+        lines = pdf.multi_cell(label_width, 4.8, label, dry_run=True, output="LINES")
+        label_lines = len(lines) if isinstance(lines, list) else 1
         pdf.multi_cell(label_width, 4.8, label, align=Align.L, new_x=XPos.RIGHT, new_y=YPos.TOP)
         # A digest or an id has no spaces: smaller, and broken anywhere if it must be.
         unbroken = " " not in value
         pdf.set_font(FAMILY, "", 8.5 if unbroken else 9.5)
         pdf.multi_cell(0, 4.8, _clean(value) or "—", align=Align.L, new_x=XPos.LMARGIN,
                        new_y=YPos.NEXT, wrapmode=WrapMode.CHAR if unbroken else WrapMode.WORD)
-        pdf.set_y(max(pdf.get_y(), y + 4.8) + 1.0)
+        pdf.set_y(max(pdf.get_y(), y + 4.8 * label_lines) + 1.0)
 
 
 # --- the renderer's version ----------------------------------------------------------------------
