@@ -263,6 +263,13 @@ WEBHOOK_SECRETS = json.loads(os.environ.get("WEBHOOK_SECRETS", "{}"))
 # Larger webhook bodies get 413 before their signature is checked (within MAX_REQUEST_BYTES).
 WEBHOOK_MAX_BYTES = _env_int("WEBHOOK_MAX_BYTES", 1024 * 1024)
 
+# --- Signing (docs/documents.md, "Signing") -------------------------------------------------
+# How long a `local` provider's signing link stays open after the pack is sent.
+DOCUMENT_SIGNING_LINK_HOURS = _env_int("DOCUMENT_SIGNING_LINK_HOURS", 72)
+# Prefixed to the signing links handed out (e.g. https://casefile.example.com); blank: the
+# links are paths on this site.
+DOCUMENT_SIGNING_BASE_URL = os.environ.get("DOCUMENT_SIGNING_BASE_URL", "")
+
 # --- E-signature providers (docs/documents.md, "E-signature providers") ---------------------
 # JSON {"docusign": {"base_url", "account_id", "access_token", "webhook_secrets": [...]},
 #       "dropbox_sign": {"base_url", "api_key", "webhook_secrets": [...]},

@@ -152,6 +152,13 @@ _ACTIONS = [
                Risk.MEDIUM, "hashlist"),
     ActionType("HASH_LIST_ENTRY_REMOVED", "A hash was removed from a moderation hash list",
                Risk.MEDIUM, "hashlist"),
+    # Signing (DESIGN 9.5; documents.signing): resources "pack:dpk_…", "document:doc_…". A
+    # sign event is the provider's word (or a signer's on a local link), recorded by Casefile.
+    ActionType("DOC_PACK_SENT", "A doc pack's documents were sent for signature (one envelope "
+               "each)", Risk.MEDIUM, "pack", system_reason="BOOKING_DOCUMENTS"),
+    ActionType("DOCUMENT_SIGN_EVENT", "An e-signature event was recorded for a document's "
+               "envelope (and applied to it, if it moves it forward)", Risk.LOW, "document",
+               system_reason="ESIGN_EVENT"),
     # DSA statements of reasons (trust.statements): resource "statement:sor_…"
     ActionType("STATEMENT_RETRIED", "A dead or refused statement of reasons was queued to be "
                "sent to the Transparency Database again", Risk.MEDIUM, "statement"),
@@ -219,6 +226,8 @@ SYSTEM_REASONS: dict[str, str] = {
     "ACCOUNT_PROVISIONING": REASON_CODES["ACCOUNT_PROVISIONING"],
     "EVIDENCE_INTAKE": "Evidence arrived through an integration (a vendor webhook)",
     "INTEGRITY_CHECK": "Casefile found stored data that does not match what it wrote",
+    "ESIGN_EVENT": "An e-signature provider, or a signer on a Casefile signing link, "
+                   "reported what happened to an envelope",
     "PII_EXPIRY": "Personal data reached the end of its retention period",
     "TRUST_PROFILE_DEFAULTS": "A trust profile was created with its defaults on first use",
     "TRUST_SIGNAL": "The platform or a verification vendor reported a trust signal",
