@@ -303,3 +303,135 @@ MODERATION_ENDPOINTS = [
              "/api/v1/moderation/hash-lists/{name}/entries/{value}?reason_code=POLICY_VIOLATION",
              Perm.MODERATION_RULES, params=_hash_list, audit=("HASH_LIST_ENTRY_REMOVED",)),
 ]
+
+
+# --- documents (tests/documents) ----------------------------------------------------------------
+def _doc_clause(publish: bool = True):
+    from tests.documents import helpers
+
+    return helpers.clause(helpers.legal(), publish=publish)
+
+
+def _clause_ref(user=None) -> dict[str, str]:
+    return {"clause_id": _doc_clause().id}
+
+
+def _draft_clause_ref(user=None) -> dict[str, str]:
+    return {"clause_id": _doc_clause(publish=False).id}
+
+
+def _clause_body(params: dict[str, str]) -> dict[str, Any]:
+    import uuid
+
+    from tests.documents import helpers
+
+    return {"name": f"Clause {uuid.uuid4()}", "body_markdown": helpers.BASE_BODY,
+            "variables_json": helpers.BASE_SCHEMA, "city_gate": None, "role_gate": ["model"],
+            "reason_code": "COMPLIANCE_REVIEW"}
+
+
+def _template_ref(user=None, publish: bool = True) -> dict[str, str]:
+    from tests.documents import helpers
+
+    return {"template_id": helpers.template(publish=publish).id}
+
+
+def _template_body(params: dict[str, str]) -> dict[str, Any]:
+    import uuid
+
+    return {"name": f"Template {uuid.uuid4()}",
+            "clauses_ordered": [{"clause_id": _doc_clause().id, "version": 1, "order": 1}],
+            "layout_json": {"page_size": "Letter", "footer": "Page {page} of {pages}"},
+            "signer_roles": [{"role": "buyer", "required": True, "order": 1}],
+            "reason_code": "COMPLIANCE_REVIEW"}
+
+
+def _leg_ref(user=None) -> dict[str, str]:
+    from tests.documents import helpers
+
+    helpers.template()
+    return {"leg_id": helpers.leg().id}
+
+
+def _new_leg_id(user=None) -> dict[str, str]:
+    import uuid
+
+    return {"leg_id": f"leg-{uuid.uuid4()}"}
+
+
+def _pack_ref(user=None, *, issue: bool = False) -> dict[str, str]:
+    from casefile.documents import services
+    from tests.documents import helpers
+
+    author = helpers.legal()
+    helpers.template(actor=author)
+    pack = services.doc_pack_generate(actor=author, leg=helpers.leg(), issue=issue,
+                                      reason_code=helpers.REASON)
+    return {"pack_id": pack.id}
+
+
+def _doc_ref(user=None) -> dict[str, str]:
+    from casefile.documents.models import Document
+
+    pack_id = _pack_ref(issue=True)["pack_id"]
+    return {"doc_id": Document.objects.filter(pack_id=pack_id).values_list("id", flat=True)[0]}
+
+
+_REASON = {"reason_code": "COMPLIANCE_REVIEW"}  # a person's; the platform's machine: ignored
+
+# Documents (DESIGN 9.5): legal authors, the platform upserts legs and (with legal) generates,
+# issues and voids packs; staff other than viewers read.
+DOCUMENT_ENDPOINTS = [
+    Endpoint("GET", "/api/v1/documents/clauses", Perm.DOCUMENTS_VIEW),
+    Endpoint("POST", "/api/v1/documents/clauses", Perm.DOCUMENTS_AUTHOR, ok=201,
+             body=_clause_body, audit=("CLAUSE_DRAFTED",)),
+    Endpoint("GET", "/api/v1/documents/clauses/{clause_id}", Perm.DOCUMENTS_VIEW,
+             params=_clause_ref),
+    Endpoint("POST", "/api/v1/documents/clauses/{clause_id}/versions", Perm.DOCUMENTS_AUTHOR,
+             ok=201, params=_clause_ref,
+             body=lambda p: {k: v for k, v in _clause_body(p).items() if k != "name"},
+             audit=("CLAUSE_DRAFTED",)),
+    Endpoint("POST", "/api/v1/documents/clauses/{clause_id}/publish", Perm.DOCUMENTS_AUTHOR,
+             params=_draft_clause_ref, body=_REASON, audit=("CLAUSE_PUBLISHED",)),
+    Endpoint("POST", "/api/v1/documents/clauses/{clause_id}/active", Perm.DOCUMENTS_AUTHOR,
+             params=_clause_ref, body={"active": False, **_REASON},
+             audit=("CLAUSE_ACTIVE_SET",)),
+    Endpoint("GET", "/api/v1/documents/templates", Perm.DOCUMENTS_VIEW),
+    Endpoint("POST", "/api/v1/documents/templates", Perm.DOCUMENTS_AUTHOR, ok=201,
+             body=_template_body, audit=("TEMPLATE_DRAFTED",)),
+    Endpoint("GET", "/api/v1/documents/templates/{template_id}", Perm.DOCUMENTS_VIEW,
+             params=_template_ref),
+    Endpoint("POST", "/api/v1/documents/templates/{template_id}/versions",
+             Perm.DOCUMENTS_AUTHOR, ok=201, params=_template_ref,
+             body=lambda p: {k: v for k, v in _template_body(p).items() if k != "name"},
+             audit=("TEMPLATE_DRAFTED",)),
+    Endpoint("POST", "/api/v1/documents/templates/{template_id}/publish",
+             Perm.DOCUMENTS_AUTHOR, params=lambda user: _template_ref(publish=False),
+             body=_REASON, audit=("TEMPLATE_PUBLISHED",)),
+    Endpoint("POST", "/api/v1/documents/templates/{template_id}/active",
+             Perm.DOCUMENTS_AUTHOR, params=_template_ref, body={"active": False, **_REASON},
+             audit=("TEMPLATE_ACTIVE_SET",)),
+    Endpoint("POST", "/api/v1/documents/templates/{template_id}/preview",
+             Perm.DOCUMENTS_AUTHOR, params=_template_ref, body={}),
+    Endpoint("PUT", "/api/v1/documents/legs/{leg_id}", Perm.PLATFORM_SYNC, params=_new_leg_id,
+             body={"city": "NYC", "provider_role": "photographer", "facts": {"rate": 90},
+                   "parties": {"buyer": {"email": "b@example.com", "name": "B"}},
+                   "ends_at": "2027-05-01T18:00:00Z"},
+             audit=("BOOKING_LEG_UPSERTED",)),
+    Endpoint("GET", "/api/v1/documents/legs/{leg_id}", Perm.DOCUMENTS_VIEW, params=_leg_ref),
+    Endpoint("GET", "/api/v1/documents/legs/{leg_id}/packs", Perm.DOCUMENTS_VIEW,
+             params=_leg_ref),
+    Endpoint("POST", "/api/v1/documents/legs/{leg_id}/packs", Perm.DOCUMENTS_ISSUE, ok=201,
+             params=_leg_ref, body=_REASON, audit=("DOC_PACK_GENERATED",)),
+    Endpoint("GET", "/api/v1/documents/packs/{pack_id}", Perm.DOCUMENTS_VIEW,
+             params=_pack_ref),
+    Endpoint("POST", "/api/v1/documents/packs/{pack_id}/issue", Perm.DOCUMENTS_ISSUE,
+             params=_pack_ref, body=_REASON, audit=("DOC_PACK_ISSUED",)),
+    Endpoint("POST", "/api/v1/documents/packs/{pack_id}/void", Perm.DOCUMENTS_ISSUE,
+             params=_pack_ref, body={"reason": "booking cancelled", **_REASON},
+             audit=("DOC_PACK_VOIDED",)),
+    Endpoint("GET", "/api/v1/documents/documents/{doc_id}", Perm.DOCUMENTS_VIEW,
+             params=_doc_ref),
+    Endpoint("GET", "/api/v1/documents/documents/{doc_id}/pdf", Perm.DOCUMENTS_VIEW,
+             params=_doc_ref),
+]

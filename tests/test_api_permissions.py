@@ -9,6 +9,7 @@ from casefile.audit.actor import Actor
 from casefile.audit.models import AuditEntry
 from casefile.core.api import api
 from tests.api_cases import (
+    DOCUMENT_ENDPOINTS,
     EVIDENCE_ENDPOINTS,
     HOLD_ENDPOINTS,
     MODERATION_ENDPOINTS,
@@ -226,6 +227,7 @@ ENDPOINTS = [
     *MODERATION_ENDPOINTS,
     *REPORT_ENDPOINTS,
     *STATEMENT_ENDPOINTS,
+    *DOCUMENT_ENDPOINTS,
 ]
 
 PLATFORM = Actor.system("platform-sync")

@@ -17,12 +17,15 @@ _legs = itertools.count(1)
 REASON = "COMPLIANCE_REVIEW"
 
 PARTY_SCHEMA = {"type": "object", "required": ["name", "email"],
-                "properties": {"name": {"type": "string", "minLength": 1},
-                               "email": {"type": "string"}}}
+                "properties": {"name": {"type": "string", "minLength": 1,
+                                        "examples": ["Sam Sample"]},
+                               "email": {"type": "string", "examples": ["sam@example.com"]}}}
 BASE_SCHEMA = {"type": "object", "required": ["buyer", "talent", "rate", "leg"],
                "properties": {"buyer": PARTY_SCHEMA, "talent": PARTY_SCHEMA,
                               "rate": {"type": "number", "minimum": 0, "examples": [150]},
-                              "leg": {"type": "object"}}}
+                              "leg": {"type": "object", "required": ["city"],
+                                      "examples": [{"id": "leg_demo", "city": "NYC",
+                                                    "provider_role": "model"}]}}}
 BASE_BODY = ("{{ buyer.name }} books {{ talent.name }} in {{ leg.city }} at "
              "**{{ rate }}** per hour.\n\n- Payment within 7 days\n- Cancellation: 48 hours")
 

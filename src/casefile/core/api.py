@@ -155,6 +155,7 @@ def mount_routers() -> None:
     from casefile.accounts.api import router as accounts_router
     from casefile.audit.api import router as audit_router
     from casefile.cases.api import router as cases_router
+    from casefile.documents.api import router as documents_router
     from casefile.events.api import otlp_router
     from casefile.events.api import router as events_router
     from casefile.evidence.api import router as evidence_router
@@ -176,6 +177,7 @@ def mount_routers() -> None:
     api.add_router("/trust", trust_router)
     api.add_router("/moderation", moderation_router)
     api.add_router("/webhooks", webhooks_router)
+    api.add_router("/documents", documents_router)
 
 
 mount_routers()

@@ -48,6 +48,12 @@ BODY_LIMIT = 100 * 1024
 CITY_LIMIT = 40
 
 
+def _reason(actor: Actor, reason_code: str | None) -> str | None:
+    """A person's reason (required, known: 422 before anything changes); a machine's is the
+    registry's, so whatever it sent is not recorded as its reason."""
+    return None if actor.is_machine else actor.reason(reason_code)
+
+
 def _by(actor: Actor) -> str:
     return actor.user.id if actor.user is not None else "system"
 
@@ -280,7 +286,7 @@ def clause_create(*, actor: Actor, name: str, body_markdown: str, variables_json
                   reason_code: str | None = None) -> Clause:
     """Version 1 of a new clause, a draft."""
     actor.require(Perm.DOCUMENTS_AUTHOR)
-    reason_code = actor.reason(reason_code)
+    reason_code = _reason(actor, reason_code)
     fields = _clause_fields(body_markdown=body_markdown, variables_json=variables_json,
                             city_gate=city_gate, role_gate=role_gate)
     return _create_version(actor, Clause, _name(name), fields, reason_code, first=True)  # type: ignore[return-value]
@@ -291,7 +297,7 @@ def clause_new_version(*, actor: Actor, clause: Clause, body_markdown: str, vari
                        reason_code: str | None = None) -> Clause:
     """The next version of `clause`'s name (whichever version `clause` is), a draft."""
     actor.require(Perm.DOCUMENTS_AUTHOR)
-    reason_code = actor.reason(reason_code)
+    reason_code = _reason(actor, reason_code)
     fields = _clause_fields(body_markdown=body_markdown, variables_json=variables_json,
                             city_gate=city_gate, role_gate=role_gate)
     return _create_version(actor, Clause, clause.name, fields, reason_code, first=False)  # type: ignore[return-value]
@@ -299,7 +305,7 @@ def clause_new_version(*, actor: Actor, clause: Clause, body_markdown: str, vari
 
 def clause_publish(*, actor: Actor, clause: Clause, reason_code: str | None = None) -> Clause:
     actor.require(Perm.DOCUMENTS_AUTHOR)
-    return _publish(actor, clause, actor.reason(reason_code))  # type: ignore[return-value]
+    return _publish(actor, clause, _reason(actor, reason_code))  # type: ignore[return-value]
 
 
 def clause_set_active(*, actor: Actor, clause: Clause, active: bool,
@@ -307,7 +313,7 @@ def clause_set_active(*, actor: Actor, clause: Clause, active: bool,
     """Withdraw a clause version from new templates (or return it); templates that already pin
     it keep it."""
     actor.require(Perm.DOCUMENTS_AUTHOR)
-    return _set_active(actor, clause, active, actor.reason(reason_code))  # type: ignore
+    return _set_active(actor, clause, active, _reason(actor, reason_code))  # type: ignore
 
 
 # --- templates --------------------------------------------------------------------------------
@@ -315,7 +321,7 @@ def template_create(*, actor: Actor, name: str, clauses_ordered: Any, layout_jso
                     signer_roles: Any, city_gate: Any = None, role_gate: Any = None,
                     reason_code: str | None = None) -> Template:
     actor.require(Perm.DOCUMENTS_AUTHOR)
-    reason_code = actor.reason(reason_code)
+    reason_code = _reason(actor, reason_code)
     fields = _template_fields(clauses_ordered=clauses_ordered, layout_json=layout_json,
                               signer_roles=signer_roles, city_gate=city_gate,
                               role_gate=role_gate)
@@ -326,7 +332,7 @@ def template_new_version(*, actor: Actor, template: Template, clauses_ordered: A
                          layout_json: Any, signer_roles: Any, city_gate: Any = None,
                          role_gate: Any = None, reason_code: str | None = None) -> Template:
     actor.require(Perm.DOCUMENTS_AUTHOR)
-    reason_code = actor.reason(reason_code)
+    reason_code = _reason(actor, reason_code)
     fields = _template_fields(clauses_ordered=clauses_ordered, layout_json=layout_json,
                               signer_roles=signer_roles, city_gate=city_gate,
                               role_gate=role_gate)
@@ -336,14 +342,14 @@ def template_new_version(*, actor: Actor, template: Template, clauses_ordered: A
 def template_publish(*, actor: Actor, template: Template,
                      reason_code: str | None = None) -> Template:
     actor.require(Perm.DOCUMENTS_AUTHOR)
-    return _publish(actor, template, actor.reason(reason_code))  # type: ignore[return-value]
+    return _publish(actor, template, _reason(actor, reason_code))  # type: ignore[return-value]
 
 
 def template_set_active(*, actor: Actor, template: Template, active: bool,
                         reason_code: str | None = None) -> Template:
     """Withdraw a template version from pack generation (or return it)."""
     actor.require(Perm.DOCUMENTS_AUTHOR)
-    return _set_active(actor, template, active, actor.reason(reason_code))  # type: ignore
+    return _set_active(actor, template, active, _reason(actor, reason_code))  # type: ignore
 
 
 def template_preview(*, actor: Actor, template: Template,
@@ -513,7 +519,7 @@ def doc_pack_generate(*, actor: Actor, leg: BookingLeg, reason_code: str | None 
     leg's variables first: 422 naming each missing or invalid one, across all documents. A
     leg with a draft pack must issue or void it first (409)."""
     actor.require(Perm.DOCUMENTS_ISSUE)
-    reason_code = actor.reason(reason_code)
+    reason_code = _reason(actor, reason_code)
     leg = BookingLeg.objects.get(pk=leg.pk)
     _refuse_live(DocPack.objects.filter(leg=leg, status__in=LIVE_STATUSES).first(), issue=issue)
     templates = selected_templates(leg)
@@ -597,7 +603,7 @@ def doc_pack_issue(*, actor: Actor, pack: DocPack, reason_code: str | None = Non
     """Issue a draft: each document is rendered again from what it recorded, must give the
     same bytes (its SHA-256), and is written once to the store with its hash file."""
     actor.require(Perm.DOCUMENTS_ISSUE)
-    reason_code = actor.reason(reason_code)
+    reason_code = _reason(actor, reason_code)
     documents = list(pack.documents.select_related("template").order_by("position", "id"))
     pdfs = [generation.render_v1(d) for d in documents]
     moment = now()
@@ -618,7 +624,7 @@ def doc_pack_void(*, actor: Actor, pack: DocPack, reason: str = "",
     """Void a draft or issued pack (a cancelled booking); its stored objects stay, under
     retention. A leg may have any number of voided packs."""
     actor.require(Perm.DOCUMENTS_ISSUE)
-    reason_code = actor.reason(reason_code)
+    reason_code = _reason(actor, reason_code)
     reason = (reason or "").strip()
     if len(reason) > 500 or "\x00" in reason:
         raise ValidationFailed("reason: at most 500 characters", details={"field": "reason"})
