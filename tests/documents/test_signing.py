@@ -347,3 +347,320 @@ def test_the_pack_is_not_signed_while_another_document_is_open():
     pack.refresh_from_db()
     assert pack.status == "issued"
     assert DocPack.objects.get(pk=pack.pk).signed_at is None
+
+
+# --- the provider webhook endpoint -------------------------------------------------------------
+class Vendor:
+    """One fake vendor server as the webhook tests drive it: deliveries for an envelope's
+    signers (by their index in signing order) and for the envelope itself."""
+
+    name: str
+
+    def __init__(self, fake):
+        self.fake = fake
+
+    def deliver(self, client, body: bytes, headers: dict[str, str]):
+        meta = {f"HTTP_{k.upper().replace('-', '_')}": v for k, v in headers.items()
+                if k.lower() != "content-type"}
+        return client.post(f"/api/v1/documents/webhooks/{self.name}", body,
+                           content_type=headers.get("Content-Type", "application/json"),
+                           **meta)
+
+
+class DocuSignDriver(Vendor):
+    name = "docusign"
+    KEY = "connect-key-1"
+
+    def delivery(self, envelope_id: str, kind: str, index: int | None = None, *,
+                 minute: int = 0, key: str | None = None, reason: str = ""):
+        generated = f"2026-03-01T10:{minute:02d}:00.0000000Z"
+        recipient = str(index + 1) if index is not None else None
+        if kind == "signed":
+            body = self.fake.message(envelope_id, "recipient-completed", recipient_id=recipient,
+                                     generated=generated)
+        elif kind == "declined":
+            body = self.fake.message(envelope_id, "recipient-declined", recipient_id=recipient,
+                                     generated=generated, declined_reason=reason or "no")
+        elif kind == "expired":
+            self.fake.envelopes[envelope_id].status = "voided"
+            body = self.fake.message(envelope_id, "envelope-voided", generated=generated,
+                                     voided_reason="Envelope has expired.")
+        else:
+            if kind == "completed":
+                self.fake.envelopes[envelope_id].status = "completed"
+            body = self.fake.message(envelope_id, f"envelope-{kind}", generated=generated)
+        return body, self.fake.signature_headers(body, key or self.KEY)
+
+
+class DropboxSignDriver(Vendor):
+    name = "dropbox_sign"
+
+    def delivery(self, envelope_id: str, kind: str, index: int | None = None, *,
+                 minute: int = 0, key: str | None = None, reason: str = ""):
+        when = 1772359200 + minute * 60
+        signature_id = None
+        if kind in ("signed", "declined"):
+            signature_id = self.fake.signer_did(envelope_id, index, kind, at=when,
+                                                reason=reason or None)
+            event_type = f"signature_request_{kind}"
+        elif kind == "completed":
+            for i in range(len(self.fake.requests[envelope_id].signatures)):
+                self.fake.signer_did(envelope_id, i, "signed", at=when)
+            event_type = "signature_request_all_signed"
+        elif kind == "expired":
+            self.fake.requests[envelope_id].expires_at = when - 60
+            event_type = "signature_request_expired"
+        else:
+            event_type = f"signature_request_{kind}"
+        return self.fake.callback(event_type, envelope_id, signature_id=signature_id,
+                                  event_time=when, key=key)
+
+
+class DocuSealDriver(Vendor):
+    name = "docuseal"
+
+    def delivery(self, envelope_id: str, kind: str, index: int | None = None, *,
+                 minute: int = 0, key: str | None = None, reason: str = ""):
+        import time
+
+        stamp = f"2026-03-01T10:{minute:02d}:00.000Z"
+        submission = int(envelope_id)
+        if kind == "signed":
+            body = self.fake.form_event(submission, index, "form.completed", timestamp=stamp)
+        elif kind == "declined":
+            body = self.fake.form_event(submission, index, "form.declined", timestamp=stamp,
+                                        decline_reason=reason or "no")
+        else:
+            body = self.fake.submission_event(submission, f"submission.{kind}", timestamp=stamp)
+        return body, self.fake.signature_headers(body, secret=key, ts=int(time.time()))
+
+
+DRIVERS = {"docusign": (DocuSignDriver, "FakeDocuSign"),
+           "dropbox_sign": (DropboxSignDriver, "FakeDropboxSign"),
+           "docuseal": (DocuSealDriver, "FakeDocuSeal")}
+
+
+@pytest.fixture(params=sorted(DRIVERS))
+def vendor(request, settings):
+    from tests.documents import fake_providers
+
+    driver_class, fake_name = DRIVERS[request.param]
+    with getattr(fake_providers, fake_name)() as fake:
+        settings.ESIGN_PROVIDERS = {request.param: fake.config()}
+        yield driver_class(fake)
+
+
+def vendor_pack(vendor: Vendor, **kwargs) -> tuple[DocPack, Document]:
+    pack, _ = sent_pack(vendor.name, **kwargs)
+    doc = documents(pack)[0]
+    assert doc.envelope_provider == vendor.name and doc.envelope_status == "sent"
+    return pack, doc
+
+
+def test_signed_deliveries_complete_the_envelope_and_sign_the_pack(vendor, client):
+    from tests.documents.fake_providers import signed_copy
+
+    pack, doc = vendor_pack(vendor)
+    for index in range(3):
+        response = vendor.deliver(client, *vendor.delivery(doc.envelope_id, "signed", index,
+                                                           minute=index))
+        assert response.status_code == 200, response.content
+    response = vendor.deliver(client, *vendor.delivery(doc.envelope_id, "completed", minute=5))
+    status, content_type, body = vendor_provider(vendor).webhook_response()
+    assert (response.status_code, response.content) == (status, body)
+    doc.refresh_from_db()
+    pack.refresh_from_db()
+    assert doc.envelope_status == "completed" and pack.status == "signed"
+    store = get_store()
+    v2 = store.get(doc.signed_pdf_key)
+    assert v2 == signed_copy(store.get(doc.render_pdf_key))
+    assert doc.signed_pdf_sha256 == hashlib.sha256(v2).hexdigest()
+    envelope = orjson.loads(store.get(doc.envelope_key))
+    assert envelope["provider"] == vendor.name and envelope["status"] == "completed"
+    assert [e["event"] for e in envelope["events"]] == ["signed"] * 3 + ["completed"]
+    signed = SignEvent.objects.filter(document=doc, event="signed").order_by("occurred_at")
+    assert [e.actor_role for e in signed] == ["buyer", "talent", "witness"]
+    for row in signed:
+        assert row.provider == vendor.name and row.signature_header
+        assert AuditEntry.objects.get(pk=row.audit_entry_id).action == "DOCUMENT_SIGN_EVENT"
+
+
+def vendor_provider(vendor: Vendor):
+    from casefile.documents.esign.registry import provider_named
+
+    return provider_named(vendor.name)
+
+
+def test_a_bad_signature_is_401_and_nothing_is_kept(vendor, client, caplog):
+    _, doc = vendor_pack(vendor)
+    body, headers = vendor.delivery(doc.envelope_id, "signed", 0, key="not-the-secret")
+    response = vendor.deliver(client, body, headers)
+    assert response.status_code == 401, response.content
+    assert response.json()["error"]["code"] == "webhook_refused"
+    assert not SignEvent.objects.exists()
+    assert not AuditEntry.objects.filter(action="DOCUMENT_SIGN_EVENT").exists()
+    assert "refused" in caplog.text
+
+
+def test_a_replayed_delivery_changes_nothing(vendor, client):
+    _, doc = vendor_pack(vendor)
+    body, headers = vendor.delivery(doc.envelope_id, "signed", 0)
+    for _ in range(2):
+        assert vendor.deliver(client, body, headers).status_code == 200
+    assert SignEvent.objects.filter(document=doc).count() == 1
+    assert AuditEntry.objects.filter(action="DOCUMENT_SIGN_EVENT").count() == 1
+
+
+def test_deliveries_out_of_order_never_move_the_envelope_back(vendor, client):
+    pack, doc = vendor_pack(vendor)
+    late_signed = vendor.delivery(doc.envelope_id, "signed", 0, minute=1)
+    completed = vendor.delivery(doc.envelope_id, "completed", minute=9)
+    assert vendor.deliver(client, *completed).status_code == 200
+    assert vendor.deliver(client, *late_signed).status_code == 200
+    doc.refresh_from_db()
+    assert doc.envelope_status == "completed"
+    late = SignEvent.objects.get(document=doc, event="signed")
+    entry = AuditEntry.objects.get(pk=late.audit_entry_id)
+    assert entry.metadata["outcome"] == "out_of_order"
+    assert entry.details["before"] == entry.details["after"]
+
+
+@pytest.mark.parametrize("kind", ["declined", "expired"])
+def test_a_decline_or_expiry_voids_the_envelope_and_the_pack(vendor, client, kind,
+                                                             django_capture_on_commit_callbacks,
+                                                             monkeypatch):
+    if kind == "expired" and vendor.name == "dropbox_sign":
+        import casefile.core.timeutil as timeutil  # its API's expires_at is checked against now
+
+        monkeypatch.setattr(timeutil, "now", lambda: datetime.fromtimestamp(
+            1772359200 + 3600, UTC))
+    pack, doc = vendor_pack(vendor, templates=2)
+    other = documents(pack)[1]
+    with django_capture_on_commit_callbacks(execute=True):
+        response = vendor.deliver(client, *vendor.delivery(doc.envelope_id, kind, 0,
+                                                           reason="dates wrong"))
+    assert response.status_code == 200, response.content
+    doc.refresh_from_db()
+    other.refresh_from_db()
+    pack.refresh_from_db()
+    assert doc.envelope_status == ("voided" if kind == "declined" else "expired")
+    assert pack.status == "voided" and kind in pack.void_reason
+    assert other.envelope_status == "voided"
+    # The pack's other envelope is voided at the vendor too, once the change committed.
+    assert vendor_voided(vendor, other.envelope_id)
+
+
+def vendor_voided(vendor: Vendor, envelope_id: str) -> bool:
+    fake = vendor.fake
+    if vendor.name == "docusign":
+        return fake.envelopes[envelope_id].status == "voided"
+    if vendor.name == "dropbox_sign":
+        return fake.requests[envelope_id].canceled
+    return fake.submissions[envelope_id].archived
+
+
+def test_an_event_for_an_unknown_envelope_is_acknowledged_and_not_kept(client, settings,
+                                                                       caplog):
+    from tests.documents.fake_providers import FakeDocuSign
+
+    with FakeDocuSign() as fake:
+        settings.ESIGN_PROVIDERS = {"docusign": fake.config()}
+        driver = DocuSignDriver(fake)
+        envelope_id = vendor_provider(driver).create_envelope(
+            pdf=b"%PDF-1.4\n%%EOF\n", filename="x.pdf", title="Elsewhere",
+            signers=[signing.Signer(role="buyer", name="B", email="b@example.com", order=1)],
+            metadata={}).envelope_id
+        response = driver.deliver(client, *driver.delivery(envelope_id, "completed"))
+    assert response.status_code == 200
+    assert not SignEvent.objects.exists()
+    assert "unknown envelope" in caplog.text
+
+
+def test_unknown_unconfigured_and_local_providers_are_404(client, settings):
+    settings.ESIGN_PROVIDERS = {}
+    for name in ("nobody", "docusign", "local"):
+        response = client.post(f"/api/v1/documents/webhooks/{name}", b"{}",
+                               content_type="application/json")
+        assert response.status_code == 404, (name, response.content)
+        assert response.json()["error"]["code"] == "not_found"
+    assert client.get("/api/v1/documents/webhooks/docusign").status_code == 405
+
+
+def test_an_oversized_body_is_413_before_its_signature_is_read(client, settings):
+    from tests.documents.fake_providers import FakeDocuSign
+
+    settings.WEBHOOK_MAX_BYTES = 100
+    with FakeDocuSign() as fake:
+        settings.ESIGN_PROVIDERS = {"docusign": fake.config()}
+        response = client.post("/api/v1/documents/webhooks/docusign", b"{" + b" " * 200 + b"}",
+                               content_type="application/json")
+    assert response.status_code == 413
+    assert response.json()["error"]["code"] == "payload_too_large"
+
+
+# --- the signing page --------------------------------------------------------------------------
+def page(client, token: str):
+    return client.get(f"/sign/{token}/")
+
+
+def test_the_page_shows_the_pdf_role_name_and_consent_and_signs(client):
+    from django.test import Client
+
+    pack, sent = sent_pack()
+    doc = documents(pack)[0]
+    token = tokens(sent, doc.id)["buyer"]
+    browser = Client(enforce_csrf_checks=True, HTTP_USER_AGENT="Mozilla/5.0 test")
+    response = page(browser, token)
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert f'src="/sign/{token}/document.pdf"' in html
+    assert "Bea Buyer" in html and ">buyer<" in html and signing.CONSENT_TEXT in html
+    assert response["Cache-Control"].startswith("max-age=0")
+    assert response["Referrer-Policy"] == "no-referrer"
+    pdf = browser.get(f"/sign/{token}/document.pdf")
+    assert pdf.status_code == 200 and pdf["Content-Type"] == "application/pdf"
+    assert hashlib.sha256(pdf.content).hexdigest() == doc.render_pdf_sha256
+    assert pdf["X-Frame-Options"] == "SAMEORIGIN"
+    # Without the CSRF token the form is refused.
+    refused = browser.post(f"/sign/{token}/", {"typed_name": "Bea", "consent": "yes"})
+    assert refused.status_code == 403
+    csrf = browser.cookies["csrftoken"].value
+    missing = browser.post(f"/sign/{token}/", {"typed_name": "", "csrfmiddlewaretoken": csrf})
+    assert missing.status_code == 422
+    assert "type your full name" in missing.content.decode()
+    done = browser.post(f"/sign/{token}/", {"typed_name": "Bea Buyer", "consent": "yes",
+                                            "csrfmiddlewaretoken": csrf},
+                        REMOTE_ADDR="192.0.2.10")
+    assert done.status_code == 200 and "you have signed" in done.content.decode()
+    row = SignEvent.objects.get(document=doc, event="signed")
+    assert (row.ip_address, row.user_agent) == ("192.0.2.10", "Mozilla/5.0 test")
+    assert SignEvent.objects.filter(document=doc, event="viewed").count() == 1
+    again = page(browser, token)
+    assert again.status_code == 410 and "has been used" in again.content.decode()
+    assert browser.get(f"/sign/{token}/document.pdf").status_code == 410
+
+
+def test_unknown_expired_and_waiting_links_say_so(client, monkeypatch):
+    pack, sent = sent_pack()
+    doc = documents(pack)[0]
+    links = tokens(sent, doc.id)
+    unknown = page(client, "not-a-real-token")
+    assert unknown.status_code == 404 and "not valid" in unknown.content.decode()
+    waiting = page(client, links["talent"])
+    assert waiting.status_code == 409 and "not your turn" in waiting.content.decode()
+    expires = SigningLink.objects.get(document=doc, role="buyer").expires_at
+    monkeypatch.setattr(signing, "now", lambda: expires + timedelta(minutes=1))
+    expired = page(client, links["buyer"])
+    assert expired.status_code == 410 and "expired" in expired.content.decode()
+    withdrawn = page(client, links["talent"])  # the expiry voided the envelope
+    assert withdrawn.status_code == 410 and "no longer open" in withdrawn.content.decode()
+
+
+def test_declining_on_the_page_voids_the_pack(client):
+    pack, sent = sent_pack()
+    doc = documents(pack)[0]
+    response = client.post(f"/sign/{tokens(sent, doc.id)['buyer']}/",
+                           {"action": "decline", "reason": "wrong dates"})
+    assert response.status_code == 200 and "declined" in response.content.decode()
+    pack.refresh_from_db()
+    assert pack.status == "voided"
