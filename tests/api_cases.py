@@ -435,3 +435,35 @@ DOCUMENT_ENDPOINTS = [
     Endpoint("GET", "/api/v1/documents/documents/{doc_id}/pdf", Perm.DOCUMENTS_VIEW,
              params=_doc_ref),
 ]
+
+
+# --- signing (tests/documents/test_signing.py) ---------------------------------------------------
+def _issued_pack_ref(user=None) -> dict[str, str]:
+    from tests.documents.signing_helpers import issued_pack
+
+    return {"pack_id": issued_pack().id}
+
+
+def _signed_doc_ref(user=None) -> dict[str, str]:
+    from casefile.documents import signing
+    from tests.documents.signing_helpers import documents, sent_pack, tokens
+
+    pack, sent = sent_pack()
+    doc = documents(pack)[0]
+    signing.signing_link_sign(token=tokens(sent, doc.id)["buyer"], typed_name="Bea Buyer",
+                              consent=True)
+    return {"doc_id": doc.id}
+
+
+# Sending an issued pack is part of issuing it (the platform at checkout, or legal by hand);
+# a document's sign events are read like the document. The provider webhook
+# (/api/v1/documents/webhooks/{provider}) and the signing pages (/sign/<token>/) are outside
+# the API and its roles: a provider's signature and a signing link's token are their only
+# credentials (tests/documents/test_signing.py).
+SIGNING_ENDPOINTS = [
+    Endpoint("POST", "/api/v1/documents/packs/{pack_id}/send", Perm.DOCUMENTS_ISSUE,
+             params=_issued_pack_ref, body={"provider": "local", **_REASON},
+             audit=("DOC_PACK_SENT",)),
+    Endpoint("GET", "/api/v1/documents/documents/{doc_id}/sign-events", Perm.DOCUMENTS_VIEW,
+             params=_signed_doc_ref),
+]

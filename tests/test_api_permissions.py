@@ -13,6 +13,7 @@ from tests.api_cases import (
     EVIDENCE_ENDPOINTS,
     HOLD_ENDPOINTS,
     MODERATION_ENDPOINTS,
+    SIGNING_ENDPOINTS,
     TRUST_ENDPOINTS,
     Endpoint,
 )
@@ -228,6 +229,7 @@ ENDPOINTS = [
     *REPORT_ENDPOINTS,
     *STATEMENT_ENDPOINTS,
     *DOCUMENT_ENDPOINTS,
+    *SIGNING_ENDPOINTS,
 ]
 
 PLATFORM = Actor.system("platform-sync")

@@ -1,7 +1,8 @@
 """The `casefile` command: Django's management commands under one name.
 
-`casefile migrate`, `casefile user add …`, `casefile audit verify` and the rest are management
-commands; this entry point only points Django at Casefile's settings first.
+`casefile migrate`, `casefile user add …`, `casefile audit verify`, `casefile documents verify
+PACK_ID` and the rest are management commands; this entry point only points Django at
+Casefile's settings first.
 """
 
 import os

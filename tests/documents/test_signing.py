@@ -664,3 +664,54 @@ def test_declining_on_the_page_voids_the_pack(client):
     assert response.status_code == 200 and "declined" in response.content.decode()
     pack.refresh_from_db()
     assert pack.status == "voided"
+
+
+def test_the_platform_sends_with_the_registrys_reason():
+    from tests.documents.signing_helpers import platform
+
+    pack = issued_pack()
+    signing.doc_pack_send(actor=platform(), pack=pack, provider="local",
+                          reason_code="COMPLIANCE_REVIEW")
+    entry = AuditEntry.objects.get(action="DOC_PACK_SENT")
+    assert entry.reason_code == "BOOKING_DOCUMENTS"
+
+
+def test_a_staff_token_opens_no_webhook(vendor):
+    """The webhook's only credential is the provider's signature: an admin's token is not one."""
+    from tests.conftest import ApiClient, token_for
+
+    _, doc = vendor_pack(vendor)
+    body, headers = vendor.delivery(doc.envelope_id, "signed", 0, key="not-the-secret")
+    admin = ApiClient(token_for(make_staff(Role.ADMIN)))
+    response = vendor.deliver(admin, body, {**headers,
+                                            "Authorization": f"Bearer {admin.token}"})
+    assert response.status_code == 401
+    assert not SignEvent.objects.exists()
+
+
+def test_the_sign_events_api_lists_the_timeline(api_as):
+    pack, sent = sent_pack()
+    doc = documents(pack)[0]
+    sign(tokens(sent, doc.id)["buyer"])
+    response = api_as(Role.LEGAL).call("GET",
+                                       f"/api/v1/documents/documents/{doc.id}/sign-events")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["envelope_status"] == "sent"
+    assert [(e["event"], e["signer_role"], e["ip_address"]) for e in body["items"]] == [
+        ("signed", "buyer", "203.0.113.7")]
+
+
+def test_sending_through_the_api_shows_each_link_once(api_as):
+    pack = issued_pack()
+    response = api_as(Role.LEGAL).call("POST", f"/api/v1/documents/packs/{pack.id}/send",
+                                       {"provider": "local", "reason_code": REASON})
+    assert response.status_code == 200, response.content
+    [(doc_id, envelope)] = response.json()["envelopes"].items()
+    assert set(envelope["signing_urls"]) == {"buyer", "talent", "witness"}
+    again = api_as(Role.LEGAL).call("POST", f"/api/v1/documents/packs/{pack.id}/send",
+                                    {"provider": "local", "reason_code": REASON})
+    assert again.status_code == 409
+    unknown = api_as(Role.LEGAL).call("POST", f"/api/v1/documents/packs/{issued_pack().id}"
+                                      "/send", {"provider": "nobody", "reason_code": REASON})
+    assert unknown.status_code == 404

@@ -370,3 +370,9 @@ def document_pdf(request: HttpRequest, doc_id: DocumentId) -> Any:
     require(request, Perm.DOCUMENTS_VIEW)
     document = selectors.document_get(doc_id)
     return _pdf(selectors.document_pdf(document), f"{document.id}_v1.pdf")
+
+
+# Signing (documents.signing_api): sending a pack for signature, a document's sign events.
+from casefile.documents.signing_api import router as _signing_router  # noqa: E402
+
+router.add_router("", _signing_router)

@@ -510,7 +510,8 @@ def doc_pack_send(*, actor: Actor, pack: DocPack, provider: str,
     `sent`, in one ledger entry (`DOC_PACK_SENT`). A vendor's envelopes already created are
     voided again if a later one fails."""
     actor.require(Perm.DOCUMENTS_ISSUE)
-    reason = actor.reason(reason_code)
+    # A person names their reason; a machine (the platform at checkout) records the registry's.
+    reason = None if actor.is_machine else actor.reason(reason_code)
     source = provider_named(provider)
     store_get = _store_reader()
     created: list[tuple[str, str]] = []
