@@ -23,6 +23,7 @@ urlpatterns = [
     path("trust/", include("casefile.trust.urls")),
     path("moderation/", include("casefile.trust.moderation_urls")),
     path("webhooks/", include("casefile.webhooks.urls")),
+    path("documents/", include("casefile.documents.urls")),
     path("sign/", include((signing_urls, "signing"))),  # a local signing link: no login
 ]
 

@@ -170,7 +170,124 @@ WRITES: dict[str, Write] = {
     "hold release decide": Write(lambda w: f"/platform/approvals/{w['release'].id}/",
                                  lambda w: {"decision": "reject", **REASON},
                                  Perm.HOLDS_RELEASE, "APPROVAL_DECIDED"),
+    # Documents (documents.views): each form read by the API's schema.
+    "clause create": Write(lambda w: "/documents/clauses/new/",
+                           lambda w: {"name": f"Clause {_doc(w, 'n', _uniq)}",
+                                      **_doc_clause_form(), **REASON},
+                           Perm.DOCUMENTS_AUTHOR, "CLAUSE_DRAFTED"),
+    "clause version": Write(lambda w: f"/documents/clauses/{_doc(w, 'clause', _clause).id}/"
+                                      "versions/",
+                            lambda w: {**_doc_clause_form(), **REASON}, Perm.DOCUMENTS_AUTHOR,
+                            "CLAUSE_DRAFTED"),
+    "clause publish": Write(lambda w: f"/documents/clauses/{_doc(w, 'draft', _draft).id}/"
+                                      "publish/", lambda w: REASON, Perm.DOCUMENTS_AUTHOR,
+                            "CLAUSE_PUBLISHED"),
+    "clause withdraw": Write(lambda w: f"/documents/clauses/{_doc(w, 'clause', _clause).id}/"
+                                       "active/", lambda w: {"active": "false", **REASON},
+                             Perm.DOCUMENTS_AUTHOR, "CLAUSE_ACTIVE_SET"),
+    "template create": Write(lambda w: "/documents/templates/new/",
+                             lambda w: {"name": f"Template {_doc(w, 'n', _uniq)}",
+                                        **_doc_template_form(_doc(w, 'clause', _clause)),
+                                        **REASON}, Perm.DOCUMENTS_AUTHOR, "TEMPLATE_DRAFTED"),
+    "template version": Write(
+        lambda w: f"/documents/templates/{_doc(w, 'template', _template).id}/versions/",
+        lambda w: {**_doc_template_form(_doc(w, 'clause', _clause)), **REASON},
+        Perm.DOCUMENTS_AUTHOR, "TEMPLATE_DRAFTED"),
+    "template publish": Write(
+        lambda w: f"/documents/templates/{_doc(w, 'draft_tpl', _draft_template).id}/publish/",
+        lambda w: REASON, Perm.DOCUMENTS_AUTHOR, "TEMPLATE_PUBLISHED"),
+    "template withdraw": Write(
+        lambda w: f"/documents/templates/{_doc(w, 'template', _template).id}/active/",
+        lambda w: {"active": "false", **REASON}, Perm.DOCUMENTS_AUTHOR, "TEMPLATE_ACTIVE_SET"),
+    "template preview": Write(
+        lambda w: f"/documents/templates/{_doc(w, 'template', _template).id}/preview.pdf",
+        lambda w: {"variables": ""}, Perm.DOCUMENTS_AUTHOR, None),
+    "pack generate": Write(lambda w: f"/documents/legs/{_doc(w, 'leg', _doc_leg).id}/packs/",
+                           lambda w: REASON, Perm.DOCUMENTS_ISSUE, "DOC_PACK_GENERATED"),
+    "pack issue": Write(lambda w: f"/documents/packs/{_doc(w, 'pack', _doc_pack).id}/issue/",
+                        lambda w: REASON, Perm.DOCUMENTS_ISSUE, "DOC_PACK_ISSUED"),
+    "pack void": Write(lambda w: f"/documents/packs/{_doc(w, 'pack', _doc_pack).id}/void/",
+                       lambda w: {"reason": "booking cancelled", **REASON},
+                       Perm.DOCUMENTS_ISSUE, "DOC_PACK_VOIDED"),
 }
+
+
+def _documents_world() -> dict[str, Any]:
+    """Documents' set-up, made with the world (before the entries a write is checked by)."""
+    return {f"doc:{key}": make() for key, make in (
+        ("n", _uniq), ("clause", _clause), ("draft", _draft), ("template", _template),
+        ("draft_tpl", _draft_template), ("leg", _doc_leg), ("pack", _doc_pack))}
+
+
+def _doc(w: dict, key: str, make: Callable[[], Any]) -> Any:
+    if f"doc:{key}" not in w:
+        w[f"doc:{key}"] = make()
+    return w[f"doc:{key}"]
+
+
+def _uniq() -> str:
+    import uuid
+
+    return str(uuid.uuid4())
+
+
+def _clause():
+    from tests.documents import helpers
+
+    return helpers.clause()
+
+
+def _draft():
+    from tests.documents import helpers
+
+    return helpers.clause(publish=False)
+
+
+def _template():
+    from tests.documents import helpers
+
+    return helpers.template()
+
+
+def _draft_template():
+    from tests.documents import helpers
+
+    return helpers.template(publish=False)
+
+
+def _doc_leg():
+    from tests.documents import helpers
+
+    helpers.template()
+    return helpers.leg()
+
+
+def _doc_pack():
+    from casefile.documents import services
+    from tests.documents import helpers
+
+    author = helpers.legal()
+    helpers.template(actor=author)
+    return services.doc_pack_generate(actor=author, leg=helpers.leg(), reason_code=helpers.REASON)
+
+
+def _doc_clause_form() -> dict[str, str]:
+    import json
+
+    from tests.documents import helpers
+
+    return {"body_markdown": helpers.BASE_BODY, "variables_json": json.dumps(helpers.BASE_SCHEMA),
+            "city_gate": "NYC, la", "role_gate": ""}
+
+
+def _doc_template_form(clause) -> dict[str, str]:
+    import json
+
+    return {"clauses_ordered": json.dumps([{"clause_id": clause.id, "version": clause.version,
+                                            "order": 1}]),
+            "layout_json": json.dumps({"page_size": "A4"}),
+            "signer_roles": json.dumps([{"role": "buyer", "required": True, "order": 1}]),
+            "city_gate": "", "role_gate": "model studio"}
 
 
 def _report_case():
@@ -220,6 +337,7 @@ def world(settings):
     moderated, rule_draft = _moderation_world()
     return {"moderated": moderated, "rule_draft": rule_draft, "report_case": _report_case(),
             "hold": hold, "release": release,
+            **_documents_world(),
             "case": open_case(title="Spam"), "event": Event.objects.get(), "approval": approval,
             "blob": blob, "trust_user": profile().user_id, "held_user": held,
             "verification": verification("idv", "in_review"),

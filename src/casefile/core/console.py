@@ -37,6 +37,7 @@ NAVIGATION: list[tuple[str, str, Perm]] = [
     ("Trust", "trust:queues", Perm.TRUST_VIEW),
     ("Moderation", "moderation:queue", Perm.MODERATION_REVIEW),
     ("Webhooks", "webhooks:log", Perm.TRUST_VIEW),
+    ("Documents", "documents:library", Perm.DOCUMENTS_VIEW),
     ("Audit", "audit:entries", Perm.AUDIT_VIEW),
 ]
 

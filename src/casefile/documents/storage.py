@@ -60,7 +60,10 @@ def key_for(document: Document, name: str) -> str:
 def retain_until_for(pack: DocPack, *, issued_at: datetime) -> datetime:
     """Seven years (DOCUMENTS_RETENTION_DAYS) from the leg's end, or from the issue time for a
     leg without one."""
-    return (pack.ends_at or issued_at) + timedelta(days=settings.DOCUMENTS_RETENTION_DAYS)
+    until = (pack.ends_at or issued_at) + timedelta(days=settings.DOCUMENTS_RETENTION_DAYS)
+    if until.microsecond:  # S3 keeps whole seconds: round up, never short of seven years
+        until = until.replace(microsecond=0) + timedelta(seconds=1)
+    return until
 
 
 def _held(document: Document) -> bool:
