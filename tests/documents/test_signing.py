@@ -616,7 +616,7 @@ def test_the_page_shows_the_pdf_role_name_and_consent_and_signs(client):
     assert f'src="/sign/{token}/document.pdf"' in html
     assert "Bea Buyer" in html and ">buyer<" in html and signing.CONSENT_TEXT in html
     assert response["Cache-Control"].startswith("max-age=0")
-    assert response["Referrer-Policy"] == "no-referrer"
+    assert response["Referrer-Policy"] == "same-origin"
     pdf = browser.get(f"/sign/{token}/document.pdf")
     assert pdf.status_code == 200 and pdf["Content-Type"] == "application/pdf"
     assert hashlib.sha256(pdf.content).hexdigest() == doc.render_pdf_sha256

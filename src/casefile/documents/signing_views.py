@@ -7,7 +7,7 @@ page only), who signs and as which role, a typed-name field and the consent text
 checkbox, and a decline button. Forms carry Django's CSRF token (a cookie, no session needed).
 A link that is unknown answers 404, one used, expired or withdrawn 410, one whose turn has not
 come 409 — each a page that says so, never an error trace. Responses are never cached and send
-no referrer, so the token does not travel further than the signer's own browser.
+a referrer only to this site, so the token does not travel further than the signer's browser.
 
 **Provider webhooks** (`POST /api/v1/documents/webhooks/<provider>`) are a plain view, as the
 body must be read raw and some providers want their own literal answer (Dropbox Sign's
@@ -64,7 +64,9 @@ _STATUS = {LinkState.OPEN: 200, LinkState.USED: 410, LinkState.EXPIRED: 410,
 
 def _private(response: HttpResponse, csp: str = PAGE_CSP) -> HttpResponse:
     add_never_cache_headers(response)
-    response["Referrer-Policy"] = "no-referrer"
+    # Same-origin only: the token in the address never leaves this site as a referrer, and the
+    # signer's own form posts still carry the Origin that CSRF checks (no-referrer sends null).
+    response["Referrer-Policy"] = "same-origin"
     response["Content-Security-Policy"] = csp
     response["X-Robots-Tag"] = "noindex, nofollow"
     return response
