@@ -97,8 +97,9 @@ def test_errors(api_as):
                       ).status_code == 404
     assert legal.call("POST", "/api/v1/holds", place_body("cas_nothing", "case")
                       ).status_code == 404
-    unregistered = legal.call("POST", "/api/v1/holds", place_body("doc_1", "document"))
-    assert unregistered.status_code == 422
+    # documents registered its scopes (issue 13): an unknown document is a 404 like the rest
+    unknown = legal.call("POST", "/api/v1/holds", place_body("doc_1", "document"))
+    assert unknown.status_code == 404
     assert legal.call("POST", "/api/v1/holds", place_body("evb_1", "nonsense")).status_code == 422
     assert legal.call("POST", "/api/v1/holds", place_body("evb_1", reason_code="MADE_UP")
                       ).status_code == 422

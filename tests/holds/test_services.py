@@ -76,11 +76,16 @@ def test_placing_the_same_matter_again_is_the_same_hold_and_records_nothing():
     assert len(selectors.active_holds_over("evidence", blob.id)) == 2
 
 
-def test_unknown_record_is_404_and_an_unregistered_scope_is_422():
+def test_unknown_record_is_404_and_an_unregistered_scope_is_422(monkeypatch):
     with pytest.raises(NotFound):
         place("evidence", "evb_01JNOTHERE0000000000000000")
     with pytest.raises(NotFound):
         place("case", "cas_nothing")
+    with pytest.raises(NotFound):  # documents registered doc_pack (issue 13)
+        place("doc_pack", "dpk_1")
+    from casefile.holds import scopes
+
+    monkeypatch.delitem(scopes._SCOPES, "doc_pack")  # as before an app registers it
     with pytest.raises(ValidationFailed, match="no app has registered"):
         place("doc_pack", "dpk_1")
     assert LegalHold.objects.count() == 0 and not AuditEntry.objects.filter(
