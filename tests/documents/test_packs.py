@@ -137,3 +137,22 @@ def test_supersede_is_undone_with_the_new_pack(monkeypatch):
         services.doc_pack_generate(actor=author, leg=leg, reason_code=REASON, issue=True)
     old.refresh_from_db()
     assert old.status == "issued" and leg.packs.count() == 1
+
+
+def test_generating_twice_from_the_same_inputs_gives_the_same_sha256(monkeypatch):
+    """The document id is printed in the PDF: with the same id, template versions and leg, a
+    second generation gives byte-identical PDFs."""
+    author = helpers.legal()
+    helpers.template(actor=author)
+    leg = helpers.leg()
+    monkeypatch.setattr(services.ids, "new_doc_id", lambda: "doc_01SAMEIDFORBOTHRUNS00000")
+    first = services.doc_pack_generate(actor=author, leg=leg, reason_code=REASON)
+    [one] = selectors.documents_of(first)
+    services.doc_pack_void(actor=author, pack=first, reason_code=REASON)
+    monkeypatch.setattr(services.ids, "new_doc_id", lambda: "doc_01SAMEIDFORBOTHRUNS00001")
+    second = services.doc_pack_generate(actor=author, leg=leg, reason_code=REASON)
+    [two] = selectors.documents_of(second)
+    assert first.generator_ver == second.generator_ver
+    pdf = generation.render_document(template=two.template, doc_id=one.id,
+                                     variables=two.variables_filled)
+    assert generation.sha256(pdf) == one.render_pdf_sha256
