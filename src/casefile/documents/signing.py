@@ -34,8 +34,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -389,7 +389,7 @@ def event_dict(event: SignEvent) -> dict[str, Any]:
             "payload_sha256": hashlib.sha256(event.provider_payload.encode()).hexdigest()}
 
 
-def _events(document: Document, extra: list[SignEvent] = ()) -> list[SignEvent]:  # type: ignore[assignment]
+def _events(document: Document, extra: Sequence[SignEvent] = ()) -> list[SignEvent]:
     rows = [*SignEvent.objects.filter(document=document), *extra]
     return sorted(rows, key=lambda e: (e.occurred_at, e.received_at, e.id))
 
@@ -413,7 +413,7 @@ def signer_evidence(document: Document, events: list[SignEvent] | None = None
     return evidence
 
 
-def envelope_json(document: Document, *, extra: list[SignEvent] = ()) -> bytes:  # type: ignore[assignment]
+def envelope_json(document: Document, *, extra: Sequence[SignEvent] = ()) -> bytes:
     """`envelope_{doc_id}.json`: the envelope's whole story, canonical JSON."""
     events = _events(document, list(extra))
     return canonical_json({
@@ -712,7 +712,7 @@ def signing_link_sign(*, token: str, typed_name: str, consent: bool,
                                ip_address=ip_address, user_agent=user_agent, typed_name=name)
         document = opened.document
         if required_roles(document) <= signed_roles(document):
-            recorded = sign_event_record(
+            done = sign_event_record(
                 provider=local.NAME, raw_body=canonical_json({
                     "provider": local.NAME, "envelope_id": document.envelope_id,
                     "doc_id": document.id, "event": "completed", "at": isoformat(moment),
@@ -720,9 +720,9 @@ def signing_link_sign(*, token: str, typed_name: str, consent: bool,
                 event=ProviderEvent(event_id=f"{document.envelope_id}-completed",
                                     envelope_id=document.envelope_id, event="completed",
                                     occurred_at=moment), received_at=moment)
-            recorded = Recorded(recorded.sign_event, recorded.outcome,
-                                envelope_status=recorded.envelope_status,
-                                pack_status=recorded.pack_status)
+            # The signer's own event, with where the envelope and the pack now stand.
+            recorded = replace(recorded, envelope_status=done.envelope_status,
+                               pack_status=done.pack_status)
     return recorded
 
 
