@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
+import logging
 import os
 import re
 import socket
@@ -306,6 +307,64 @@ def test_markdown_over_the_limit_is_refused_naming_the_section():
         render_pdf(sample_doc(sections=1, extra=(big,)))
     assert [d["field"] for d in caught.value.details] == ["sections[0].markdown"]
     render_pdf(sample_doc(sections=0, extra=(Section("Fits", "y" * 10_000),)))
+
+
+# --- line breaking -------------------------------------------------------------------------------
+def _laid_out(runs: list[tuple[str, str]]) -> tuple[render._Pdf, list[render._Line]]:
+    pdf = render._Pdf(sample_doc(sections=0))
+    pdf.add_page()
+    return pdf, render._break_lines(pdf, runs, 10.5)
+
+
+def test_lines_are_filled_greedily_and_break_inside_a_word_only_when_it_is_wider_than_a_line():
+    text = "The talent agrees to the terms of this booking, as stated below. " * 12
+    runs = [("", text), ("B", "bold words"), ("", " and "), ("I", "slanted"),
+            ("", "glued " + "x" * 300 + " end.")]
+    pdf, lines = _laid_out(runs)
+    width = pdf.w - pdf.l_margin - pdf.r_margin - 2 * pdf.c_margin
+    texts = ["".join(piece[1] for piece in line) for line in lines]
+    assert len(lines) > 5
+    assert all(sum(piece[2] for piece in line) <= width + 1e-6 for line in lines)
+    assert all(line == line.strip() for line in texts)  # the spaces at a break are dropped
+
+    # Read back, the lines are the text: broken at spaces, and inside the one word too wide.
+    joined = texts[0]
+    for line in texts[1:]:
+        joined += line if joined.endswith("x") and line.startswith("x") else " " + line
+    assert joined == re.sub(r"\s+", " ", "".join(part for _, part in runs)).strip()
+    assert sum(1 for line in texts if set(line) == {"x"}) >= 2
+    assert any("slantedglued" in line for line in texts)  # a word changing style stays whole
+
+    # Greedy: the first word of each next line would not have fitted on the line before.
+    space = pdf.width_of("", 10.5, " ")
+    for line, after in zip(lines, lines[1:], strict=False):
+        first_word = 0.0
+        for _, part, part_width in after:
+            if part.startswith(" "):
+                break
+            first_word += part_width
+        assert sum(piece[2] for piece in line) + space + first_word > width
+
+
+def test_a_hard_break_starts_a_line_and_a_long_paragraph_continues_on_the_next_page():
+    _, lines = _laid_out([("", "first line"), ("", render._HARD_BREAK), ("", "second")])
+    assert ["".join(piece[1] for piece in line) for line in lines] == ["first line", "second"]
+
+    words = [f"w{n}" for n in range(1500)]
+    pdf = render_pdf(sample_doc(sections=0, extra=(Section("Long", " ".join(words)),)))
+    pages = [page_text(runs) for runs in pdf_pages(pdf)]
+    assert len(pages) >= 3
+    assert re.findall(r"\bw\d+\b", " ".join(pages)) == words
+    for number, text in enumerate(pages, start=1):
+        assert text.count("Casefile · Talent SOW") == 1
+        assert f"Page {number} of {len(pages)}" in text
+
+
+def test_writing_a_pdf_logs_nothing_from_fonttools(caplog):
+    """fpdf2 subsets fonts with fontTools, which reports each table it prunes."""
+    with caplog.at_level(logging.DEBUG):
+        render_pdf(sample_doc(sections=1))
+    assert not [record for record in caplog.records if record.name.startswith("fontTools")]
 
 
 # --- layout --------------------------------------------------------------------------------------

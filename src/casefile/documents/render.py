@@ -22,6 +22,7 @@ import base64
 import binascii
 import hashlib
 import io
+import logging
 import re
 import sys
 import zlib
@@ -39,6 +40,10 @@ from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
 from casefile.core.errors import ValidationFailed
+
+# fontTools reports every table it prunes while fpdf2 subsets a font (at INFO, some at DEBUG):
+# a dozen console lines per PDF written, none of them actionable.
+logging.getLogger("fontTools").setLevel(logging.WARNING)
 
 PageSize = Literal["A4", "Letter"]
 PAGE_SIZES: tuple[str, ...] = ("A4", "Letter")
@@ -381,6 +386,7 @@ class _Pdf(FPDF):
         self.doc_id = doc.doc_id
         self.body_pages = 0  # set when the body ends; pages after it are the certificate's
         self.closing = False
+        self.widths: dict[tuple[str, float, str], float] = {}  # see `width_of`
         self.set_creation_date(CREATION_DATE)
         self.set_compression(True)
         self.set_title(_clean(doc.title))
@@ -401,6 +407,16 @@ class _Pdf(FPDF):
             if letter in wanted and f"{FAMILY.lower()}{letter}" not in self.fonts:
                 self.add_font(FAMILY, letter, str(FONT_DIR / FONT_FILES[letter]))
         super().set_font(family, style, size)
+
+    def width_of(self, style: str, size: float, text: str) -> float:
+        """fpdf2's own measure of `text`, taken once per render for each distinct piece: a
+        clause repeats its words, and measuring is what made fpdf2's line breaking slow."""
+        key = (style, size, text)
+        width = self.widths.get(key)
+        if width is None:
+            self.set_font(FAMILY, style, size)
+            width = self.widths[key] = self.get_string_width(text)
+        return width
 
     def in_certificate(self) -> bool:
         return bool(self.body_pages) and self.page_no() > self.body_pages
@@ -518,6 +534,7 @@ class _Blocks:
         self.italic = 0
         self.links: list[str] = []
         self.link_text: list[str] = []
+        self.runs: list[tuple[str, str]] = []  # the paragraph being gathered: (style, text)
 
     def render(self, tokens: list[Token]) -> None:
         pdf = self.pdf
@@ -571,7 +588,8 @@ class _Blocks:
                 index = self.table(tokens, index)
                 continue
             elif kind in ("html_block", "html_inline"):  # never produced with html off
-                pdf.write(_LINE_MM, _clean(token.content))
+                self.write(token.content)
+                self.flush()
                 pdf.ln(_LINE_MM)
             index += 1
 
@@ -598,7 +616,6 @@ class _Blocks:
         pdf.set_x(pdf.l_margin)
 
     def inline(self, children: list[Token]) -> None:
-        pdf = self.pdf
         for child in children:
             kind = child.type
             if kind == "text":
@@ -608,7 +625,7 @@ class _Blocks:
             elif kind == "softbreak":
                 self.write(" ")
             elif kind == "hardbreak":
-                pdf.ln(_LINE_MM)
+                self.runs.append(("", _HARD_BREAK))
             elif kind == "strong_open":
                 self.bold += 1
             elif kind == "strong_close":
@@ -633,15 +650,19 @@ class _Blocks:
                 self.italic -= 1
             elif kind == "html_inline":
                 self.write(child.content)
+        self.flush()
 
     def write(self, text: str) -> None:
         if self.links:
             self.link_text.append(text)
         style = ("B" if self.bold else "") or ("I" if self.italic else "")
-        pdf = self.pdf
-        pdf.set_font(FAMILY, style, _BODY_PT)
-        pdf.write(_LINE_MM, _clean(text).replace("\n", " "))
-        pdf.set_font(FAMILY, "", _BODY_PT)
+        self.runs.append((style, _clean(text).replace("\n", " ")))
+
+    def flush(self) -> None:
+        runs, self.runs = self.runs, []
+        if runs:
+            _write_lines(self.pdf, _break_lines(self.pdf, runs, _BODY_PT), _BODY_PT, _LINE_MM)
+            self.pdf.set_font(FAMILY, "", _BODY_PT)
 
     def code(self, content: str) -> None:
         pdf = self.pdf
@@ -698,6 +719,113 @@ class _Blocks:
             pdf.set_font(FAMILY, "", _BODY_PT)
             pdf.ln(2)
         return index + 1
+
+
+# --- line breaking -------------------------------------------------------------------------------
+# A paragraph's text is laid out here rather than by fpdf2's write(): its line breaker
+# re-measures the whole line for every character added (quadratic in the line's length), and
+# that was most of a render's time. This one measures each distinct word once (`width_of`) and
+# fills lines greedily; fpdf2 then only draws each line's runs (`text()`, which never breaks).
+_HARD_BREAK = "\n"  # a run of its own; `write` turns any other newline into a space
+_SPACES_RE = re.compile(r"( +)")
+_SOFT_HYPHEN = "\u00ad"  # never hyphenated here, so never printed (as fpdf2's write() did)
+
+_Piece = tuple[str, str, float]  # style, text, width
+_Line = list[_Piece]
+
+
+def _break_lines(pdf: _Pdf, runs: Sequence[tuple[str, str]], size: float) -> list[_Line]:
+    """`runs` as lines that fit between the margins: the first from the cursor, the others
+    from the left margin. Lines break at spaces (dropped there); a word wider than a whole
+    line is broken between characters. A word may change style midway ("**re**read")."""
+    # fpdf2 keeps its cell margin on both sides of written text: the same measure here.
+    right = pdf.w - pdf.r_margin - pdf.c_margin
+    full = right - (pdf.l_margin + pdf.c_margin)
+    available = right - (pdf.get_x() + pdf.c_margin)
+    lines: list[_Line] = []
+    line: _Line = []
+    used = 0.0
+    spaces: list[_Piece] = []  # between the line's last word and the next
+    word: list[_Piece] = []
+
+    def new_line() -> None:
+        nonlocal line, used, available
+        lines.append(line)
+        line, used, available = [], 0.0, full
+        spaces.clear()
+
+    def place_word() -> None:
+        nonlocal used
+        if not word:
+            return
+        gap = sum(piece[2] for piece in spaces)
+        width = sum(piece[2] for piece in word)
+        if line and used + gap + width > available + 1e-9:
+            new_line()
+            gap = 0.0
+        if used + gap + width <= available + 1e-9 or not width:
+            line.extend(spaces)
+            line.extend(word)
+            used += gap + width
+        else:  # wider than a whole line: break between characters
+            line.extend(spaces)
+            used += gap
+            for style, text, _ in word:
+                for char in text:
+                    char_width = pdf.width_of(style, size, char)
+                    if line and used + char_width > available + 1e-9:
+                        new_line()
+                    line.append((style, char, char_width))
+                    used += char_width
+        spaces.clear()
+        word.clear()
+
+    for style, text in runs:
+        if text == _HARD_BREAK:
+            place_word()
+            new_line()
+            continue
+        for part in _SPACES_RE.split(text.replace(_SOFT_HYPHEN, "")):
+            if not part:
+                continue
+            piece = (style, part, pdf.width_of(style, size, part))
+            if part[0] == " ":
+                place_word()
+                if line:  # spaces that open a line are dropped
+                    spaces.append(piece)
+            else:
+                word.append(piece)
+    place_word()
+    if line:
+        lines.append(line)
+    return lines
+
+
+def _write_lines(pdf: _Pdf, lines: list[_Line], size: float, height: float) -> None:
+    """Draws `lines` one under the other, `height` apart, the first at the cursor; a line that
+    would cross the bottom margin starts the next page. Leaves the cursor at the end of the
+    last line's text, where fpdf2's write() left it."""
+    x = pdf.get_x()
+    for index, line in enumerate(lines):
+        if index:
+            pdf.ln(height)
+            x = pdf.l_margin
+        if pdf.will_page_break(height):
+            pdf.add_page()
+        x += pdf.c_margin
+        # As fpdf2 places a cell's text: centred in the line's height, on the baseline.
+        baseline = pdf.get_y() + 0.5 * height + 0.3 * size / pdf.k
+        start = 0
+        while start < len(line):  # one text() per run of a style
+            style = line[start][0]
+            end = start
+            while end < len(line) and line[end][0] == style:
+                end += 1
+            pdf.set_font(FAMILY, style, size)
+            pdf.text(x, baseline, "".join(piece[1] for piece in line[start:end]))
+            x += sum(piece[2] for piece in line[start:end])
+            start = end
+        pdf.set_x(x)
 
 
 def _plain(inline: Token) -> str:
