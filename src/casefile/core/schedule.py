@@ -26,6 +26,7 @@ from casefile.cases.tasks import cases_sla_sweep
 from casefile.core.models import PeriodicJob
 from casefile.core.tasks import login_failures_prune, sessions_prune, task_results_prune
 from casefile.core.timeutil import now
+from casefile.documents.tasks import signing_links_expire
 from casefile.events.tasks import events_purge
 from casefile.platform.tasks import (
     approvals_expire,
@@ -70,6 +71,8 @@ PERIODIC: list[Periodic] = [
     Periodic(strikes_decay, 600),
     # DSA statements of reasons to the Transparency Database (nothing without DSA_TDB_URL).
     Periodic(statements_submit, 60),
+    # A local envelope whose signing link ran out unused ends as expired (and its pack void).
+    Periodic(signing_links_expire, 300),
     # A delivery held while its case was being opened (neither saw the other) is applied here.
     Periodic(webhook_deliveries_sweep_held, 60),
     # Delivery bodies the cases' own PII expiry does not reach (never applied, never claimed).
