@@ -12,7 +12,14 @@ from playwright.sync_api import expect
 from casefile.documents import signing
 from casefile.documents.models import DocPack
 from casefile.storage import get_store
-from tests.console.conftest import audit_sequencer, browser, screenshot  # noqa: F401
+from casefile.accounts.roles import Role
+from tests.conftest import make_staff
+from tests.console.conftest import (  # noqa: F401
+    audit_sequencer,
+    browser,
+    open_browser,
+    screenshot,
+)
 from tests.documents.signing_helpers import documents, sent_pack
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -38,7 +45,7 @@ def signer_page(browser, live_server, audit_sequencer):  # noqa: F811
         context.close()
 
 
-def test_a_pack_signed_through_local_links(signer_page, screenshot):  # noqa: F811
+def test_a_pack_signed_through_local_links(signer_page, open_browser, screenshot):  # noqa: F811
     pack, sent = sent_pack(templates=2, roles=ROLES)
     docs = documents(pack)
     first = True
@@ -82,6 +89,20 @@ def test_a_pack_signed_through_local_links(signer_page, screenshot):  # noqa: F8
         assert doc.signed_pdf_key.endswith(f"{doc.id}_v2.pdf")
         assert hashlib.sha256(v2).hexdigest() == doc.signed_pdf_sha256
         assert store.get(doc.envelope_key)
+
+    # Legal follows it in the console: the leg's pack is signed, each document's signatures
+    # listed in order.
+    legal = open_browser(make_staff(Role.LEGAL, email="legal@example.com",
+                                    password="correct horse battery staple"),
+                         "correct horse battery staple")
+    legal.goto(f"/documents/legs/{pack.leg_id}/")
+    main = legal.locator("main")
+    expect(main).to_contain_text(pack.id)
+    expect(main).to_contain_text("signed")
+    for name in SIGNERS.values():
+        expect(main).to_contain_text(name)
+    legal.wait_for_timeout(1000)  # the PDF viewers draw their first pages
+    screenshot(legal, "documents-leg")
 
 
 def test_a_signer_waits_for_their_turn_and_may_decline(signer_page, screenshot):  # noqa: F811
