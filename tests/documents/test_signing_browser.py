@@ -9,10 +9,10 @@ import hashlib
 import pytest
 from playwright.sync_api import expect
 
+from casefile.accounts.roles import Role
 from casefile.documents import signing
 from casefile.documents.models import DocPack
 from casefile.storage import get_store
-from casefile.accounts.roles import Role
 from tests.conftest import make_staff
 from tests.console.conftest import (  # noqa: F401
     audit_sequencer,

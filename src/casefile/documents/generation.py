@@ -86,14 +86,29 @@ def render_document(*, template: Template, doc_id: str, variables: dict[str, Any
     """Check the variables against every included clause's schema (naming each problem), then
     render. The leg's city and role, which gate clauses, are read from the variables (a
     preview without a leg is not gated)."""
+    pinned = _pinned_for(template, variables, gated=gated)
+    templating.check_variables(variables, schemas(pinned))
+    return render.render_pdf(render_input(template=template, doc_id=doc_id, pinned=pinned,
+                                          variables=variables))
+
+
+def _pinned_for(template: Template, variables: dict[str, Any], *, gated: bool = True
+                ) -> list[Pinned]:
     pinned = pinned_clauses(template)
     if gated:
         leg = variables.get("leg") or {}
         pinned = included(pinned, city=leg.get("city", ""),
                           provider_role=leg.get("provider_role", ""))
-    templating.check_variables(variables, schemas(pinned))
-    return render.render_pdf(render_input(template=template, doc_id=doc_id, pinned=pinned,
-                                          variables=variables))
+    return pinned
+
+
+def document_render_input(document: Document) -> render.RenderInput:
+    """What the document's v1 was rendered from: its template version, the clause versions it
+    pinned (gated as at generation) and the variables stored then — for the signed copy, which
+    is those pages followed by the certificate."""
+    variables = document.variables_filled
+    return render_input(template=document.template, doc_id=document.id,
+                        pinned=_pinned_for(document.template, variables), variables=variables)
 
 
 def render_v1(document: Document) -> bytes:

@@ -51,7 +51,7 @@ from casefile.core import ids
 from casefile.core.canonical import canonical_json
 from casefile.core.errors import Conflict, NotFound, ValidationFailed
 from casefile.core.timeutil import isoformat, now, parse_iso
-from casefile.documents import services
+from casefile.documents import generation, services
 from casefile.documents.esign import local
 from casefile.documents.esign.base import EVENT_NAMES, Provider, ProviderEvent, Signer
 from casefile.documents.esign.registry import provider_named
@@ -450,22 +450,8 @@ def render_signed_copy(document: Document) -> bytes:
     and the recorded events."""
     from casefile.documents.render import render_pdf
 
-    return render_pdf(render_input_for(document), certificate=certificate_for(document))
-
-
-def render_input_for(document: Document):
-    """What the document's v1 was rendered from: its template version, the clause versions it
-    pinned (gated by the leg's city and role, as at generation) and the stored variables — the
-    generator's own steps (`documents.generation.render_document`), short of rendering."""
-    from casefile.documents import generation
-
-    variables = document.variables_filled
-    leg = variables.get("leg") or {}
-    pinned = generation.included(generation.pinned_clauses(document.template),
-                                 city=leg.get("city", ""),
-                                 provider_role=leg.get("provider_role", ""))
-    return generation.render_input(template=document.template, doc_id=document.id,
-                                   pinned=pinned, variables=variables)
+    return render_pdf(generation.document_render_input(document),
+                      certificate=certificate_for(document))
 
 
 # --- sending -----------------------------------------------------------------------------------
