@@ -1,8 +1,9 @@
 from typing import Annotated, Any, Literal
 
-from django.http import HttpRequest, StreamingHttpResponse
+import orjson
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from ninja import Query, Router
-from ninja.errors import HttpError
 from pydantic import Field
 
 from casefile.accounts.access import require
@@ -11,7 +12,7 @@ from casefile.core.errors import ValidationFailed
 from casefile.core.pagination import MAX_CURSOR_LENGTH, keyset_page
 from casefile.core.schemas import Bounded, EventId, Limit, ReasonCode, Schema
 from casefile.core.timeutil import isoformat
-from casefile.events import selectors, services
+from casefile.events import otlp, selectors, services
 from casefile.events.models import Event
 from casefile.events.parsing import UnusableInput
 from casefile.events.selectors import EventFilter
@@ -100,10 +101,12 @@ INGEST_BODY = {"requestBody": {"required": True, "content": {
     "application/x-ndjson": {"schema": _TEXT_BODY},
     "text/csv": {"schema": _TEXT_BODY},
 }}}
-OTLP_BODY = {"requestBody": {"required": True, "content": {"application/json": {"schema": {
-    "type": "object", "required": ["resourceLogs"],
-    "properties": {"resourceLogs": {"type": "array", "items": {"type": "object"}}},
-}}}}}
+OTLP_BODY = {"requestBody": {"required": True, "content": {
+    "application/json": {"schema": {
+        "type": "object", "required": ["resourceLogs"],
+        "properties": {"resourceLogs": {"type": "array", "items": {"type": "object"}}}}},
+    "application/x-protobuf": {"schema": {"type": "string", "format": "binary"}},
+}}}
 Format = Literal["auto", "ndjson", "json", "otlp", "csv"]
 ExportFormat = Literal["csv", "ndjson"]
 Cursor = Annotated[str, Bounded(MAX_CURSOR_LENGTH)]
@@ -117,18 +120,27 @@ def events_ingest(request: HttpRequest, format: Format = "auto"):  # noqa: A002 
     return _ingest(request, fmt, source="api")
 
 
-@otlp_router.post("/v1/logs", summary="OTLP/HTTP JSON logs (point an OpenTelemetry collector here)",
-                  openapi_extra=OTLP_BODY)
+@otlp_router.post("/v1/logs", summary="OTLP/HTTP logs, protobuf or JSON, gzip or not (point an "
+                  "OpenTelemetry collector here)", openapi_extra=OTLP_BODY)
 def otlp_logs(request: HttpRequest):
-    if _media_type(request) == "application/x-protobuf":
-        raise HttpError(415, "only OTLP/HTTP JSON is accepted (encoding: json)")
-    result = _ingest(request, "otlp", source="otlp")
-    partial = {}
-    if result["rejected"]:
-        partial = {"rejectedLogRecords": result["rejected"],
-                   "errorMessage": "; ".join(f"record {e['line']}: {e['error']}"
-                                             for e in result["errors"][:5])}
-    return {"partialSuccess": partial}
+    actor = require(request, Perm.EVENTS_INGEST)
+    protobuf = _media_type(request) == otlp.PROTOBUF
+    body = otlp.decoded_body(request.body, request.headers.get("Content-Encoding", ""),
+                             limit=settings.MAX_REQUEST_BYTES)
+    try:
+        data = orjson.dumps(otlp.from_protobuf(body)) if protobuf else body
+        result = services.events_ingest(actor=actor, data=data, fmt="otlp", source="otlp")
+    except UnusableInput as exc:
+        raise otlp.BadExport(str(exc)) from None
+    if result.rejected and not (result.accepted or result.duplicates):
+        raise otlp.BadExport("no log record in the request could be read",
+                             details=result.as_dict())
+    answer = otlp.export_response(
+        rejected=result.rejected, protobuf=protobuf,
+        error_message="; ".join(f"record {e['line']}: {e['error']}" for e in result.errors[:5]))
+    if isinstance(answer, bytes):
+        return HttpResponse(answer, content_type=otlp.PROTOBUF)
+    return answer
 
 
 @router.get("", response=EventPageOut, summary="Search events, newest first")

@@ -78,40 +78,37 @@ def parse_json(body: bytes) -> Iterator[Parsed]:
 
 def parse_otlp(body: bytes) -> Iterator[Parsed]:
     """OTLP/HTTP JSON logs: resourceLogs → scopeLogs → logRecords, flattened into plain records
-    with the resource and scope attributes beside the record's own. A part of the wrong shape
-    is reported in the record numbering where it stood, and the rest is still read."""
+    with the resource and scope attributes beside the record's own.
+
+    The whole export is checked against the OTLP schema before any record is yielded, so a
+    part of the wrong type refuses the request (UnusableInput naming the path of the problem,
+    `resourceLogs[0].scopeLogs[1].logRecords[3].timeUnixNano: not an integer`) and nothing of
+    it is stored: the OTLP spec answers an undecodable request with 400, and a protobuf export
+    cannot hold a wrong type at all, so the two encodings are refused alike. A record of the
+    right shape that cannot become an event (no body, a value nested too deeply) is rejected
+    on its own, in the record numbering where it stood."""
     try:
         document = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise UnusableInput(f"not valid JSON: {_decode_reason(exc)}") from None
-    if not isinstance(document, dict) or not isinstance(document.get("resourceLogs"), list):
-        raise UnusableInput("not an OTLP logs export: expected an object with resourceLogs")
+    check_otlp_logs(document)
+    return _otlp_records(document)
+
+
+def _otlp_records(document: dict[str, Any]) -> Iterator[Parsed]:
     number = 0
-    for r, resource_logs in enumerate(document["resourceLogs"]):
-        where = f"resourceLogs[{r}]"
+    for resource_logs in document["resourceLogs"] or ():
+        resource_error = None
         try:
-            _object_at(resource_logs, where)
-            resource = _attributes(_object_at(resource_logs.get("resource"), f"{where}.resource",
-                                              optional=True).get("attributes"))
-            scopes = _list_at(resource_logs.get("scopeLogs"), f"{where}.scopeLogs")
+            resource = _attributes((resource_logs.get("resource") or {}).get("attributes"))
         except ValueError as exc:
-            number += 1
-            yield number, ParseError(str(exc))
-            continue
-        for s, scope_logs in enumerate(scopes):
-            where = f"resourceLogs[{r}].scopeLogs[{s}]"
-            try:
-                _object_at(scope_logs, where)
-                scope = _object_at(scope_logs.get("scope"), f"{where}.scope", optional=True)
-                records = _list_at(scope_logs.get("logRecords"), f"{where}.logRecords")
-            except ValueError as exc:
+            resource, resource_error = {}, ParseError(f"resource: {exc}")
+        for scope_logs in resource_logs.get("scopeLogs") or ():
+            scope = scope_logs.get("scope") or {}
+            for record in scope_logs.get("logRecords") or ():
                 number += 1
-                yield number, ParseError(str(exc))
-                continue
-            for record in records:
-                number += 1
-                if not isinstance(record, dict):
-                    yield number, ParseError("expected a logRecord object")
+                if resource_error:
+                    yield number, resource_error
                     continue
                 try:
                     attributes = _attributes(record.get("attributes"))
@@ -122,9 +119,126 @@ def parse_otlp(body: bytes) -> Iterator[Parsed]:
                     "_otlp": True,
                     "record": record,
                     "resource": resource,
-                    "scope": scope.get("name", ""),
+                    "scope": scope.get("name") or "",
                     "attributes": attributes,
                 }
+
+
+class _Invalid(ValueError):
+    pass
+
+
+def check_otlp_logs(document: Any) -> None:
+    """Raise UnusableInput naming the first part of `document` that does not follow the OTLP
+    JSON encoding of an ExportLogsServiceRequest (lowerCamelCase names, 64-bit integers as
+    numbers or decimal strings, trace and span ids in hex, enums as integers). Unknown fields
+    are ignored, as the spec asks of receivers; null stands for an absent field."""
+    try:
+        if not isinstance(document, dict) or "resourceLogs" not in document:
+            raise _Invalid("not an OTLP logs export: expected an object with resourceLogs")
+        _check_fields(document, _REQUEST, "", 0)
+    except _Invalid as exc:
+        raise UnusableInput(str(exc)) from None
+
+
+def _check_fields(value: Any, fields: dict[str, Any], where: str, depth: int) -> None:
+    if not isinstance(value, dict):
+        raise _Invalid(f"{where or 'the request'}: not an object")
+    for name, check in fields.items():
+        item = value.get(name)
+        if item is not None:
+            check(item, f"{where}.{name}" if where else name, depth)
+
+
+def _repeated(check: Any) -> Any:
+    def repeated(value: Any, where: str, depth: int) -> None:
+        if not isinstance(value, list):
+            raise _Invalid(f"{where}: not an array")
+        for i, item in enumerate(value):
+            check(item, f"{where}[{i}]", depth)
+    return repeated
+
+
+def _message(fields: dict[str, Any]) -> Any:
+    return lambda value, where, depth: _check_fields(value, fields, where, depth)
+
+
+def _string(value: Any, where: str, depth: int) -> None:
+    if not isinstance(value, str):
+        raise _Invalid(f"{where}: not a string")
+
+
+def _boolean(value: Any, where: str, depth: int) -> None:
+    if not isinstance(value, bool):
+        raise _Invalid(f"{where}: not a boolean")
+
+
+def _integer(low: int, high: int) -> Any:
+    def integer(value: Any, where: str, depth: int) -> None:
+        if isinstance(value, str) and re.fullmatch(r"-?[0-9]{1,20}", value):
+            value = int(value)
+        elif isinstance(value, float) and value.is_integer():
+            value = int(value)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise _Invalid(f"{where}: not an integer")
+        if not low <= value <= high:
+            raise _Invalid(f"{where}: {value} is out of range for its type")
+    return integer
+
+
+def _double(value: Any, where: str, depth: int) -> None:
+    if isinstance(value, str):
+        try:
+            float(value)
+        except ValueError:
+            raise _Invalid(f"{where}: not a number") from None
+    elif isinstance(value, bool) or not isinstance(value, int | float):
+        raise _Invalid(f"{where}: not a number")
+
+
+def _hex_id(size: int) -> Any:
+    def hex_id(value: Any, where: str, depth: int) -> None:
+        if not isinstance(value, str) or (value and not re.fullmatch(
+                f"[0-9a-fA-F]{{{2 * size}}}", value)):
+            raise _Invalid(f"{where}: not a {size}-byte id in hex")
+    return hex_id
+
+
+def _any_value(value: Any, where: str, depth: int) -> None:
+    if depth > MAX_VALUE_DEPTH:
+        return  # deeper still is the record's own problem (rejected, see any_value)
+    _check_fields(value, _ANY_VALUE, where, depth + 1)
+
+
+def _key_value(value: Any, where: str, depth: int) -> None:
+    _check_fields(value, {"key": _string, "value": _any_value}, where, depth)
+    if not value.get("key"):
+        raise _Invalid(f"{where}.key: missing")
+
+
+_UINT32, _INT32 = _integer(0, 2**32 - 1), _integer(-(2**31), 2**31 - 1)
+_FIXED64, _INT64 = _integer(0, 2**64 - 1), _integer(-(2**63), 2**63 - 1)
+_KEY_VALUES = _repeated(_key_value)
+_ANY_VALUE: dict[str, Any] = {
+    "stringValue": _string, "boolValue": _boolean, "intValue": _INT64, "doubleValue": _double,
+    "arrayValue": _message({"values": _repeated(_any_value)}),
+    "kvlistValue": _message({"values": _KEY_VALUES}), "bytesValue": _string,
+}
+_WITH_ATTRIBUTES = {"attributes": _KEY_VALUES, "droppedAttributesCount": _UINT32}
+_LOG_RECORD = {
+    "timeUnixNano": _FIXED64, "observedTimeUnixNano": _FIXED64, "severityNumber": _INT32,
+    "severityText": _string, "body": _any_value, **_WITH_ATTRIBUTES, "flags": _UINT32,
+    "traceId": _hex_id(16), "spanId": _hex_id(8), "eventName": _string,
+}
+_SCOPE_LOGS = {
+    "scope": _message({"name": _string, "version": _string, **_WITH_ATTRIBUTES}),
+    "logRecords": _repeated(_message(_LOG_RECORD)), "schemaUrl": _string,
+}
+_RESOURCE_LOGS = {
+    "resource": _message(_WITH_ATTRIBUTES),
+    "scopeLogs": _repeated(_message(_SCOPE_LOGS)), "schemaUrl": _string,
+}
+_REQUEST = {"resourceLogs": _repeated(_message(_RESOURCE_LOGS))}
 
 
 def _object_at(value: Any, where: str, *, optional: bool = False) -> dict[str, Any]:
