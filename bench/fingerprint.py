@@ -16,6 +16,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
+from casefile.events import fingerprint as fingerprinting  # noqa: E402
 from casefile.events.fingerprint import fingerprint  # noqa: E402
 
 DATA_SETS = ("Apache", "HDFS", "HealthApp", "Linux", "OpenSSH", "Proxifier")
@@ -58,11 +59,15 @@ def main() -> None:
           "(Drain, tuned per data set, 16 sets: 0.865; aim >= 0.95)")
     start, count = time.perf_counter(), 0
     while time.perf_counter() - start < 3:
+        # Each pass starts with no token remembered: repeating the same 12,000 messages must not
+        # count as a stream whose ids and numbers were all seen before.
+        fingerprinting._MASKED.clear()
         for message in everything:
             fingerprint(message=message)
         count += len(everything)
     rate = count / (time.perf_counter() - start)
-    print(f"  speed: {rate:,.0f} messages/s on one core (aim >= 50,000)")
+    print(f"  speed: {rate:,.0f} messages/s on one core, template and fingerprint "
+          "(aim >= 50,000 through the issue level)")
 
 
 if __name__ == "__main__":
