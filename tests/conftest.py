@@ -19,6 +19,8 @@ from casefile.trust import triggers as trust_triggers
 from casefile.webhooks import triggers as webhook_triggers
 from tests.storage_fixtures import *  # noqa: F401,F403
 
+pytest_plugins = ["tests.browser"]  # the browser fixtures, one Playwright for every directory
+
 
 def _flush_past_triggers(original):
     """Transactional tests end with a flush (TRUNCATE/DELETE), which the append-only tables'

@@ -14,12 +14,6 @@ from casefile.documents import signing
 from casefile.documents.models import DocPack
 from casefile.storage import get_store
 from tests.conftest import make_staff
-from tests.console.conftest import (  # noqa: F401
-    audit_sequencer,
-    browser,
-    open_browser,
-    screenshot,
-)
 from tests.documents.signing_helpers import documents, sent_pack
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -29,7 +23,7 @@ SIGNERS = {"buyer": "Bea Buyer", "talent": "Tom Talent"}
 
 
 @pytest.fixture
-def signer_page(browser, live_server, audit_sequencer):  # noqa: F811
+def signer_page(browser, live_server, audit_sequencer):
     """`signer_page()` → a fresh browser of its own (a signer has no Casefile account)."""
     contexts = []
 
@@ -45,7 +39,7 @@ def signer_page(browser, live_server, audit_sequencer):  # noqa: F811
         context.close()
 
 
-def test_a_pack_signed_through_local_links(signer_page, open_browser, screenshot):  # noqa: F811
+def test_a_pack_signed_through_local_links(signer_page, open_browser, screenshot):
     pack, sent = sent_pack(templates=2, roles=ROLES)
     docs = documents(pack)
     first = True
@@ -105,7 +99,7 @@ def test_a_pack_signed_through_local_links(signer_page, open_browser, screenshot
     screenshot(legal, "documents-leg")
 
 
-def test_a_signer_waits_for_their_turn_and_may_decline(signer_page, screenshot):  # noqa: F811
+def test_a_signer_waits_for_their_turn_and_may_decline(signer_page, screenshot):
     pack, sent = sent_pack(roles=ROLES)
     doc = documents(pack)[0]
     urls = sent.envelopes[doc.id]["signing_urls"]

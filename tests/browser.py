@@ -1,5 +1,8 @@
 """Browser fixtures: Debian's Chromium driven by Playwright against Django's live server.
 
+A plugin (tests/conftest.py's `pytest_plugins`), so that every directory's browser tests share
+the one session-wide Playwright: two would each start an event loop on the same thread.
+
 `.ci/run` installs the `chromium` package; without it the browser tests are skipped locally and
 fail under CI=true. Screenshots go to CASEFILE_SCREENSHOT_DIR (default var/screenshots;
 `make screenshots` writes the ones committed under docs/screenshots/).
