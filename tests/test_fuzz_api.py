@@ -43,6 +43,7 @@ _turns = itertools.count()
 
 # The JSON body types the ingestion endpoints declare but read raw.
 schemathesis.serializer.alias(["application/x-ndjson"], "text/plain")
+schemathesis.serializer.alias(["application/x-protobuf"], "application/octet-stream")
 
 
 @pytest.fixture
