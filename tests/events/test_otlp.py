@@ -83,10 +83,11 @@ def otlp_json(request: ExportLogsServiceRequest) -> bytes:
     JSON mapping with enums as integers and the trace and span ids in hex."""
     document = json_format.MessageToDict(request, use_integers_for_enums=True)
     for resource_logs in document["resourceLogs"]:
-        for scope_logs in resource_logs["scopeLogs"]:
-            for record in scope_logs["logRecords"]:
-                record["traceId"] = "5b8efff798038103d269b633813fc60c"
-                record["spanId"] = "eee19b7ec3c1b174"
+        for scope_logs in resource_logs.get("scopeLogs", ()):
+            for record in scope_logs.get("logRecords", ()):
+                if "traceId" in record:
+                    record["traceId"] = "5b8efff798038103d269b633813fc60c"
+                    record["spanId"] = "eee19b7ec3c1b174"
     return orjson.dumps(document)
 
 
@@ -157,6 +158,18 @@ def test_the_protobuf_form_is_the_otlp_json_form():
     request = collector_export()
     assert from_protobuf(request.SerializeToString()) == orjson.loads(otlp_json(request))
     assert from_protobuf(b"") == {"resourceLogs": []}
+    odd = collector_export()
+    odd.resource_logs.add()  # empty parts, as well
+    odd.resource_logs[0].scope_logs.add().log_records.add()
+    record = odd.resource_logs[0].scope_logs[0].log_records[0]
+    record.attributes.extend([
+        _kv("bytes", "x"), _kv("nan", float("nan")), _kv("inf", float("-inf")), _kv("zero", 0.0),
+        _kv("empty", ""), _kv("array", []), _kv("kvlist", {}), KeyValue(key="unset"),
+        KeyValue(key="no value", value=AnyValue()), _kv("big", -(2**63))])
+    record.attributes[0].value.bytes_value = b"\x00\xffbinary"
+    record.dropped_attributes_count = 3
+    record.event_name = "payment.failed"
+    assert from_protobuf(odd.SerializeToString()) == orjson.loads(otlp_json(odd))
 
 
 def test_a_re_post_is_idempotent(post):

@@ -11,6 +11,7 @@ the same events, with the same raw payloads and dedupe keys, whichever way it ca
 from __future__ import annotations
 
 import base64
+import math
 import zlib
 from typing import Any
 
@@ -20,6 +21,8 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (
     ExportLogsServiceRequest,
     ExportLogsServiceResponse,
 )
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord
 
 from casefile.core.errors import AppError, PayloadTooLarge
 from casefile.events.parsing import UnusableInput
@@ -78,21 +81,117 @@ def _gunzip(body: bytes, limit: int) -> bytes:
 
 
 def from_protobuf(body: bytes) -> dict[str, Any]:
-    """An ExportLogsServiceRequest in protobuf → its OTLP JSON form."""
+    """An ExportLogsServiceRequest in protobuf → its OTLP JSON form: what protobuf's own JSON
+    mapping gives (`MessageToDict` with enums as integers) with the ids in hex. Log records,
+    attributes and values, nearly all of an export, are walked by hand (three times faster
+    than `MessageToDict`); anything this code does not know, from a newer
+    `opentelemetry-proto`, goes through `MessageToDict` so that it is kept all the same."""
     try:
         request = ExportLogsServiceRequest.FromString(body)
     except (DecodeError, RecursionError, ValueError) as exc:
         raise UnusableInput(f"not an ExportLogsServiceRequest: {exc}") from None
-    document = json_format.MessageToDict(request, use_integers_for_enums=True)
-    # protobuf's JSON mapping writes bytes in base64; OTLP/JSON writes these two ids in hex.
-    for resource_logs in document.get("resourceLogs", ()):
-        for scope_logs in resource_logs.get("scopeLogs", ()):
-            for record in scope_logs.get("logRecords", ()):
-                for name in ("traceId", "spanId"):
-                    if name in record:
-                        record[name] = base64.b64decode(record[name]).hex()
-    document.setdefault("resourceLogs", [])
-    return document
+    resource_logs_out = []
+    for resource_logs in request.resource_logs:
+        scope_logs_out = []
+        for scope_logs in resource_logs.scope_logs:
+            scope: dict[str, Any] = {}
+            if scope_logs.HasField("scope"):
+                scope["scope"] = _to_dict(scope_logs.scope)
+            if scope_logs.log_records:
+                scope["logRecords"] = [_log_record(r) for r in scope_logs.log_records]
+            if scope_logs.schema_url:
+                scope["schemaUrl"] = scope_logs.schema_url
+            scope_logs_out.append(scope)
+        resource: dict[str, Any] = {}
+        if resource_logs.HasField("resource"):
+            resource["resource"] = _to_dict(resource_logs.resource)
+        if scope_logs_out:
+            resource["scopeLogs"] = scope_logs_out
+        if resource_logs.schema_url:
+            resource["schemaUrl"] = resource_logs.schema_url
+        resource_logs_out.append(resource)
+    return {"resourceLogs": resource_logs_out}
+
+
+def _to_dict(message: Any) -> dict[str, Any]:
+    return json_format.MessageToDict(message, use_integers_for_enums=True)
+
+
+def _known(message: Any, *names: str) -> bool:
+    return {f.name for f in message.DESCRIPTOR.fields} <= set(names)
+
+
+_KNOWN_RECORD = _known(LogRecord, "time_unix_nano", "observed_time_unix_nano", "severity_number",
+                       "severity_text", "body", "attributes", "dropped_attributes_count",
+                       "flags", "trace_id", "span_id", "event_name")
+_KEY_VALUE_EXTRA = [f.name for f in KeyValue.DESCRIPTOR.fields if f.name not in ("key", "value")]
+_ANY_KINDS = {"string_value": "stringValue", "bool_value": "boolValue",
+              "int_value": "intValue", "double_value": "doubleValue",
+              "bytes_value": "bytesValue"}
+
+
+def _log_record(record: LogRecord) -> dict[str, Any]:
+    if not _KNOWN_RECORD:
+        out = _to_dict(record)
+        for name in ("traceId", "spanId"):  # protobuf's JSON has them in base64
+            if name in out:
+                out[name] = base64.b64decode(out[name]).hex()
+        return out
+    out = {}
+    if record.time_unix_nano:
+        out["timeUnixNano"] = str(record.time_unix_nano)
+    if record.observed_time_unix_nano:
+        out["observedTimeUnixNano"] = str(record.observed_time_unix_nano)
+    if record.severity_number:
+        out["severityNumber"] = record.severity_number
+    if record.severity_text:
+        out["severityText"] = record.severity_text
+    if record.HasField("body"):
+        out["body"] = _any_value(record.body)
+    if record.attributes:
+        out["attributes"] = [_key_value(kv) for kv in record.attributes]
+    if record.dropped_attributes_count:
+        out["droppedAttributesCount"] = record.dropped_attributes_count
+    if record.flags:
+        out["flags"] = record.flags
+    if record.trace_id:
+        out["traceId"] = record.trace_id.hex()
+    if record.span_id:
+        out["spanId"] = record.span_id.hex()
+    if record.event_name:
+        out["eventName"] = record.event_name
+    return out
+
+
+def _key_value(kv: KeyValue) -> dict[str, Any]:
+    if not kv.key and any(getattr(kv, name) for name in _KEY_VALUE_EXTRA):
+        return _to_dict(kv)  # a key by string-table index (profiles), not by name
+    out: dict[str, Any] = {}
+    if kv.key:
+        out["key"] = kv.key
+    if kv.HasField("value"):
+        out["value"] = _any_value(kv.value)
+    return out
+
+
+def _any_value(value: AnyValue) -> dict[str, Any]:
+    kind = value.WhichOneof("value")
+    if kind is None:
+        return {}
+    if kind == "array_value":
+        values = [_any_value(v) for v in value.array_value.values]
+        return {"arrayValue": {"values": values} if values else {}}
+    if kind == "kvlist_value":
+        pairs = [_key_value(kv) for kv in value.kvlist_value.values]
+        return {"kvlistValue": {"values": pairs} if pairs else {}}
+    if kind not in _ANY_KINDS or kind == "double_value" and not math.isfinite(value.double_value):
+        return _to_dict(value)  # NaN and infinities are strings in protobuf's JSON
+    item = getattr(value, kind)
+    if kind == "int_value":
+        item = str(item)
+    elif kind == "bytes_value":
+        item = base64.b64encode(item).decode()
+    return {_ANY_KINDS[kind]: item}
 
 
 def export_response(*, rejected: int, error_message: str, protobuf: bool) -> bytes | dict:
