@@ -45,7 +45,7 @@ def console_seqs(client: Client, query: str) -> list[int]:
     "risk=HIGH&risk=CRITICAL",
     "resource=tenant:ten_1",
     "actor=ops@example.com",
-    "since=2000-01-01T00:00&until=2999-01-01T00:00",
+    "since=2000-01-01T00:00&until=2199-01-01T00:00",
     "until=2000-01-01T00:00",
 ])
 def test_api_and_console_read_one_filter_alike(api_as, ledger, query):

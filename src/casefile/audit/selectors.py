@@ -1,5 +1,4 @@
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from django.db.models import QuerySet
@@ -12,6 +11,7 @@ from casefile.core.schemas import (
     EMAIL_LENGTH,
     Bounded,
     Column,
+    Instant,
     PlatformUserId,
     Schema,
     TenantId,
@@ -24,13 +24,7 @@ def _known_action(key: str) -> str:
     return key
 
 
-def _utc(moment: datetime) -> datetime:
-    # The console's datetime-local fields carry no zone; it shows and means UTC throughout.
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
 ActionKey = Annotated[str, Bounded(64, min_length=1), AfterValidator(_known_action)]
-Instant = Annotated[datetime, AfterValidator(_utc)]
 
 
 class AuditFilter(Schema):

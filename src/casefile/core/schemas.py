@@ -131,11 +131,12 @@ MAX_INSTANT = datetime(2200, 1, 1, tzinfo=UTC)
 
 
 def _instant(value: datetime) -> datetime:
-    """Times without an offset are UTC (the console shows UTC throughout)."""
+    """Times without an offset are UTC (the console shows UTC throughout). Every time is
+    carried on in UTC: Python takes offsets up to ±23:59, PostgreSQL only to ±15:59."""
     value = value if value.tzinfo else value.replace(tzinfo=UTC)
     if not MIN_INSTANT <= value < MAX_INSTANT:
         raise ValueError(f"must be from {MIN_INSTANT.year} to {MAX_INSTANT.year - 1}")
-    return value
+    return value.astimezone(UTC)
 
 
 Instant = Annotated[datetime, AfterValidator(_instant)]
