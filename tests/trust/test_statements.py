@@ -621,3 +621,10 @@ def test_the_job_is_scheduled_every_minute():
 
     (job,) = [j for j in PERIODIC if j.name.endswith("statements_submit")]
     assert job.seconds == 60
+
+
+@pytest.mark.parametrize("query", ["until=0403-02-16T03:06:37%2B17:47",
+                                   "since=2000-02-16T03:06:37%2B17:47&until=1900-01-01T00:00Z"])
+def test_the_export_refuses_times_out_of_range(api_as, query):
+    response = api_as(Role.LEGAL).call("GET", f"/api/v1/trust/statements/export.ndjson?{query}")
+    assert response.status_code == 422, response.content

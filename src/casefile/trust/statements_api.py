@@ -14,7 +14,7 @@ from pydantic import Field
 from casefile.accounts.access import require
 from casefile.accounts.permissions import Perm
 from casefile.core.pagination import keyset_page
-from casefile.core.schemas import IdOf, Limit, PlatformUserId, ReasonCode, Schema
+from casefile.core.schemas import IdOf, Instant, Limit, PlatformUserId, ReasonCode, Schema
 from casefile.trust import statements
 from casefile.trust.models import StatementRecord
 
@@ -81,8 +81,8 @@ def statement_list(request: HttpRequest, filters: Query[StatementFilterIn],
 @router.get("/statements/export.ndjson", response={200: None},
             summary="Statements written in [since, until) as NDJSON, one per line in the "
                     "Transparency Database's API format (refused ones left out)")
-def statement_export(request: HttpRequest, since: datetime | None = None,
-                     until: datetime | None = None):
+def statement_export(request: HttpRequest, since: Instant | None = None,
+                     until: Instant | None = None):
     require(request, Perm.TRUST_STATEMENTS)
     lines = statements.statements_export(since=since, until=until)
     response = StreamingHttpResponse(lines, content_type="application/x-ndjson")
