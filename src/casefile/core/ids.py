@@ -14,6 +14,7 @@ PREFIXES = frozenset({
     "stk",  # strikes (DESIGN 9.4, the strike ledger)
     "rpt",  # safety reports, the detail of a report case (DESIGN 9.4)
     "sor",  # DSA statements of reasons (DESIGN 9.4)
+    "iss",  # recurring issues: event templates grouped as a person would (events)
 })
 
 
@@ -122,3 +123,7 @@ def new_rpt_id() -> str:
 
 def new_sor_id() -> str:
     return new_id("sor")
+
+
+def new_iss_id() -> str:
+    return new_id("iss")

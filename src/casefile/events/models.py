@@ -49,3 +49,88 @@ class Event(models.Model):
     @property
     def severity_label(self) -> str:
         return Severity(self.severity).label
+
+
+class Issue(models.Model):
+    """A recurring issue: the templates of one source that a person would see as one problem
+    (events.grouping decides which). Events are not rewritten when issues merge or split: an
+    event's issue is its template's issue."""
+
+    id = models.CharField(primary_key=True, max_length=40, default=ids.new_iss_id, editable=False)
+    component = models.CharField(max_length=200, blank=True, default="")
+    service = models.CharField(max_length=200, blank=True, default="")
+    event_type = models.CharField(max_length=200, blank=True, default="")
+    title = models.TextField()  # its templates' common pattern
+    created_at = models.DateTimeField()
+    # Staff split or merged it: automatic merging adds new templates to it but never merges it
+    # with another issue.
+    locked = models.BooleanField(default=False)
+    # Merged away (automatically or by staff): its templates are in that issue now.
+    merged_into = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT,
+                                    related_name="+")
+
+    class Meta:
+        db_table = "event_issue"
+        indexes = [models.Index(fields=["service", "component", "event_type"],
+                                name="event_issue_source")]
+
+    def __str__(self) -> str:
+        return f"{self.id} {self.title[:60]}"
+
+
+class EventTemplate(models.Model):
+    """One fingerprint (what ingest computes, statelessly) and the issue it belongs to."""
+
+    fingerprint = models.CharField(primary_key=True, max_length=64)
+    issue = models.ForeignKey(Issue, on_delete=models.PROTECT, related_name="templates")
+    component = models.CharField(max_length=200, blank=True, default="")
+    service = models.CharField(max_length=200, blank=True, default="")
+    event_type = models.CharField(max_length=200, blank=True, default="")
+    template = models.TextField()
+    example = models.TextField()  # the first message seen with this fingerprint
+    first_seen = models.DateTimeField()
+    # The sender gave its own fingerprint: it grouped these itself, so no automatic merge.
+    client_fingerprint = models.BooleanField(default=False)
+
+    class Meta:
+        db_table = "event_template"
+
+    def __str__(self) -> str:
+        return self.template[:80]
+
+
+class TemplateSlot(models.Model):
+    """A template with one word position blanked (`slot`, a hash) and the word it had there:
+    templates sharing a slot differ only at that position, and once a slot has held enough
+    different words the position is a variable and they are one issue (events.grouping)."""
+
+    pk = models.CompositePrimaryKey("slot", "template")
+    slot = models.CharField(max_length=32)
+    template = models.ForeignKey(EventTemplate, on_delete=models.CASCADE, related_name="slots",
+                                 db_column="fingerprint")
+    word = models.CharField(max_length=200)
+
+    class Meta:
+        db_table = "event_template_slot"
+
+    def __str__(self) -> str:
+        return f"{self.slot} {self.word}"
+
+
+class EventRollup(models.Model):
+    """Events counted per hour, fingerprint and severity, kept as events are stored, so that
+    "top recurring" and the severity chart over days read hours, not events."""
+
+    pk = models.CompositePrimaryKey("hour", "fingerprint", "severity")
+    hour = models.DateTimeField()
+    fingerprint = models.CharField(max_length=64)
+    severity = models.SmallIntegerField()
+    count = models.BigIntegerField()
+    first_seen = models.DateTimeField()
+    last_seen = models.DateTimeField()
+
+    class Meta:
+        db_table = "event_rollup"
+
+    def __str__(self) -> str:
+        return f"{self.hour} {self.fingerprint} {self.severity}: {self.count}"
