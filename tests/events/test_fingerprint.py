@@ -26,7 +26,8 @@ LOGHUB = Path(__file__).resolve().parents[3] / "shared" / "data" / "loghub"
     ("resolve db.internal.example failed", "resolve <*> failed"),
     ("at Sun Jul 10 03:55:21 2005", "at <*>"),
     ('set name "blue fox" ok', 'set name "blue fox" ok'),  # quoted words are words
-    ("limits seats=5 plan=pro", "limits seats=<*> plan=<*>"),
+    ("limits seats=5 plan=pro", "limits seats=<*> plan=pro"),  # a word value is a state
+    ("limits seats=5 host=db1.internal", "limits seats=<*> host=<*>"),
     ("logname= uid=0", "logname= uid=<*>"),
     ("sent 403 bytes (0.39 KB), lifetime <1 sec", "sent <*>, lifetime <*>"),
     ("Invalid user oracle from 1.2.3.4", "Invalid user <*> from <*>"),
@@ -103,7 +104,7 @@ def test_a_word_after_a_value_that_is_not_a_unit_stays():
     ('cmd "frobnicate 12" failed', 'cmd "frobnicate <*>" failed'),
     ("it's 'foo 12' and can't", "it's 'foo <*>' and can't"),  # apostrophes are not quotes
     ("open 'a.txt' failed", "open '<*>' failed"),
-    ('msg="user 12 logged in" lvl=info', 'msg="user <*> logged in" lvl=<*>'),
+    ('msg="user 12 logged in" lvl=info', 'msg="user <*> logged in" lvl=info'),
     ('name="bob" ok', "name=<*> ok"),  # one quoted token after a key is still its value
     ("agent Mozilla/5.0 ok", "agent Mozilla/<*> ok"),
 ])
@@ -192,8 +193,9 @@ def test_cli_reads_stdin_by_default(monkeypatch, capsys):
     assert len(lines) == 3 and lines[0].split("\t")[0] == lines[1].split("\t")[0]
 
 
-# Floors just under what bench/fingerprint.py measured, so a regression fails here.
-FLOORS = {"Apache": 0.99, "HDFS": 0.99, "HealthApp": 0.99, "Linux": 0.80, "OpenSSH": 0.80,
+# Floors just under what bench/fingerprint.py measured through the issue level, so a
+# regression fails here (the issue's aim is 0.95 on every set).
+FLOORS = {"Apache": 0.99, "HDFS": 0.99, "HealthApp": 0.99, "Linux": 0.99, "OpenSSH": 0.99,
           "Proxifier": 0.98}
 
 
@@ -211,9 +213,10 @@ def loghub_or_skip() -> Path:
 def test_loghub_grouping_accuracy(name):
     loghub = loghub_or_skip()
     sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
-    from fingerprint import grouping_accuracy, load
+    from fingerprint import grouping_accuracy, issues, load
 
-    assert grouping_accuracy(*load(loghub, name)) >= FLOORS[name]
+    messages, truth = load(loghub, name)
+    assert grouping_accuracy(issues(messages), truth) >= FLOORS[name]
 
 
 def test_missing_loghub_fails_under_ci(monkeypatch, tmp_path):

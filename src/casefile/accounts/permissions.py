@@ -25,6 +25,7 @@ class Perm(StrEnum):
     EVENTS_VIEW = "events.view"
     EVENTS_INGEST = "events.ingest"
     EVENTS_EXPORT = "events.export"
+    EVENTS_ISSUES = "events.issues"  # split and merge recurring issues by hand
     CASES_VIEW = "cases.view"
     # open, update, assign, move, note, tag, link — one case or many at once. Case actions that
     # act on the platform (suspend, refund) need the permission of the operation they run.
@@ -75,6 +76,8 @@ MATRIX: dict[Perm, frozenset[Role]] = {
     Perm.EVENTS_VIEW: STAFF,
     Perm.EVENTS_INGEST: frozenset({Role.INGEST, Role.OPS, Role.ADMIN}),
     Perm.EVENTS_EXPORT: STAFF - {Role.VIEWER},
+    # Regrouping changes what everyone's "top recurring" shows: the people who work events.
+    Perm.EVENTS_ISSUES: frozenset({Role.ANALYST, Role.OPS, Role.ADMIN}),
     Perm.CASES_VIEW: STAFF,
     Perm.CASES_EDIT: STAFF - {Role.VIEWER},
     Perm.PLATFORM_VIEW: STAFF,

@@ -77,6 +77,11 @@ _ACTIONS = [
     ActionType("CASE_SLA_BREACHED", "A case passed its SLA due time", Risk.MEDIUM, "case",
                system_reason="SLA_POLICY"),
     ActionType("EXPORT_REQUESTED", "Data was exported", Risk.MEDIUM, "export"),
+    # Recurring issues (events.issues): resource "issue:iss_…", the issue kept; the templates
+    # moved and the issues merged away are in the details.
+    ActionType("ISSUE_SPLIT", "Templates of a recurring issue were split into a new issue",
+               Risk.LOW, "issue"),
+    ActionType("ISSUE_MERGED", "Recurring issues were merged into one", Risk.LOW, "issue"),
     # TD-490 case actions
     ActionType("CASE_ACTION_SUSPEND", "Case action: suspend the subject", Risk.MEDIUM, "case"),
     ActionType("CASE_ACTION_REFUND", "Case action: refund", Risk.HIGH, "case"),

@@ -6,8 +6,10 @@ answer. The template is the message with each variable part replaced by `<*>`; o
 generic rules, for any log:
 
 - URLs are values;
-- `key=value`: the value is variable (an empty value stays empty: absence is information); a
-  quoted value with spaces in it is text, masked by parts like any other quoted text;
+- `key=value`: the value is variable when it is a value by the rules below or quoted (an empty
+  value stays empty: absence is information); a word value (`status=failed`) is kept, as a
+  state is part of what happened; a quoted value with spaces in it is text, masked by parts
+  like any other quoted text;
 - quoted text is masked by its parts, not whole, and keeps its quotes: a quoted request
   `"GET /a/1?x=2 HTTP/1.1"` keeps its method (`"GET <*> HTTP/<*>"`), since the method is part
   of what happened; masking the whole quote would merge a GET with a DELETE;
@@ -120,8 +122,14 @@ def template_of(message: str) -> str:
 
 def _key_value(match: re.Match[str]) -> str:
     value = match.group(2)
-    if value[0] in "\"'" and " " in value:
-        return match.group(0)  # text, not a value: its parts are masked with the rest
+    if value[0] in "\"'":
+        if " " in value:
+            return match.group(0)  # text, not a value: its parts are masked with the rest
+    elif not _is_value(value):
+        # A word (`status=failed`, `tty=ssh`, `user=root`) is kept: a state or a mode is part
+        # of what happened, and a word that does vary is found by the issue level, which
+        # merges templates differing in a position that has held many words.
+        return match.group(0)
     return match.group(1) + "=" + VARIABLE
 
 

@@ -19,6 +19,7 @@ from casefile.audit.actor import Actor
 from casefile.core.errors import ValidationFailed
 from casefile.core.timeutil import isoformat, now
 from casefile.events import parsing
+from casefile.events.issues import templates_register
 from casefile.events.models import Event
 from casefile.events.normalise import ALIASES, EventRow, normalise
 from casefile.events.parsing import ParseError, UnusableInput
@@ -94,6 +95,8 @@ def events_ingest(
 
 def _flush(batch: list[EventRow], result: IngestResult) -> None:
     if batch:
+        # New templates get their issue first: a stored event's template always has one.
+        templates_register(batch)
         stored = store_batch(batch)
         result.accepted += stored
         result.duplicates += len(batch) - stored
