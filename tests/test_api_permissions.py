@@ -142,6 +142,18 @@ ENDPOINTS = [
     Endpoint("GET", "/api/v1/events/analytics/top", Perm.EVENTS_VIEW),
     Endpoint("GET", "/api/v1/events/analytics/severity", Perm.EVENTS_VIEW),
     Endpoint("GET", "/api/v1/events/analytics/breakdown", Perm.EVENTS_VIEW),
+    Endpoint("GET", "/api/v1/events/issues", Perm.EVENTS_VIEW),
+    Endpoint("GET", "/api/v1/events/issues/{issue_id}", Perm.EVENTS_VIEW,
+             params=lambda user: {"issue_id": _an_issue()[0]}),
+    Endpoint("POST", "/api/v1/events/issues/{issue_id}/split", Perm.EVENTS_ISSUES,
+             params=lambda user: dict(zip(("issue_id", "fingerprint"), _an_issue(),
+                                          strict=True)),
+             body=lambda p: {"fingerprints": [p["fingerprint"]], "reason_code": "OPERATIONS"},
+             audit=("ISSUE_SPLIT",)),
+    Endpoint("POST", "/api/v1/events/issues/{issue_id}/merge", Perm.EVENTS_ISSUES,
+             params=lambda user: {"issue_id": _an_issue()[0], "other": _an_issue()[0]},
+             body=lambda p: {"issues": [p["other"]], "reason_code": "OPERATIONS"},
+             audit=("ISSUE_MERGED",)),
     Endpoint("POST", "/api/v1/cases", Perm.CASES_EDIT, ok=201,
              body={"kind": "report", "title": "Spam ring", "reason_code": "POLICY_VIOLATION"},
              audit=("CASE_CREATED",)),
@@ -342,6 +354,22 @@ def _an_event_id() -> str:
     from casefile.events.models import Event
 
     return Event.objects.get(message=message).id
+
+
+def _an_issue() -> tuple[str, str]:
+    """A fresh issue of four templates (four user names at one place): its id and the
+    fingerprint of one of its templates."""
+    import uuid
+
+    from casefile.events.models import Event, EventTemplate
+    from tests.events.helpers import ingest
+
+    service = f"perm-{uuid.uuid4()}"
+    ingest([{"message": f"Failed password for {name} from 10.0.0.1", "service": service}
+            for name in ("root", "ftp", "git", "news")])
+    fingerprint = Event.objects.filter(service=service).values_list("fingerprint",
+                                                                    flat=True).first()
+    return EventTemplate.objects.get(fingerprint=fingerprint).issue_id, fingerprint
 
 
 def _any_entry_id() -> str:

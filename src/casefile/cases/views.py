@@ -37,6 +37,7 @@ from casefile.core.errors import NotFound
 from casefile.core.pagination import keyset_page
 from casefile.core.schemas import Schema
 from casefile.core.validation import from_query, validated
+from casefile.events.selectors import issues_of_fingerprints
 
 S = TypeVar("S", bound=Schema)
 PAGE = 50
@@ -117,10 +118,14 @@ def case_page(request: HttpRequest, actor: Actor, case_id: str) -> HttpResponse:
         item["actor_id"], item["actor"] = item["actor"], emails.get(item["actor"], item["actor"])
         if item["type"] == "note":
             item["preview_id"] = f"preview-note-{item['note_id']}"
+    links = list(case.event_links.select_related("event").order_by("-linked_at")[:100])
+    issues = issues_of_fingerprints([link.event.fingerprint for link in links])
+    for link in links:  # the recurring issue each linked event belongs to
+        link.issue = issues.get(link.event.fingerprint)  # type: ignore[attr-defined]
     return render(request, "cases/case.html", {
         "case": case, "tags": sorted(t.tag.name for t in case.case_tags.all()),
         "timeline": timeline,
-        "links": case.event_links.select_related("event").order_by("-linked_at")[:100],
+        "links": links,
         "notes": case.notes.order_by("created_at"),
         "next_statuses": sorted(TRANSITIONS[Status(case.status)]),
         "actions": [a for a in CASE_ACTIONS.values() if has_perm(roles, a.perm)],

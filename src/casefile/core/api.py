@@ -158,6 +158,7 @@ def mount_routers() -> None:
     from casefile.documents.api import router as documents_router
     from casefile.events.api import otlp_router
     from casefile.events.api import router as events_router
+    from casefile.events.issues_api import router as issues_router
     from casefile.evidence.api import router as evidence_router
     from casefile.holds.api import router as holds_router
     from casefile.platform.api import router as platform_router
@@ -168,6 +169,7 @@ def mount_routers() -> None:
     api.add_router("", health_router)
     api.add_router("", accounts_router)
     api.add_router("/audit", audit_router)
+    api.add_router("/events/issues", issues_router)  # before /events/{event_id} matches it
     api.add_router("/events", events_router)
     api.add_router("/otlp", otlp_router)
     api.add_router("/cases", cases_router)

@@ -113,6 +113,7 @@ ApprovalId = Annotated[str, IdOf("apr")]
 ImpersonationId = Annotated[str, IdOf("imp")]
 CommandId = Annotated[str, IdOf("cmd")]
 ActionId = Annotated[str, IdOf("act")]
+IssueId = Annotated[str, IdOf("iss")]
 
 # --- numbers ------------------------------------------------------------------------------------
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1

@@ -57,10 +57,16 @@ class LinkedCaseOut(Schema):
     kind: str
 
 
+class IssueRef(Schema):
+    id: str
+    title: str
+
+
 class EventDetailOut(EventOut):
     template: str
     raw_payload: Any
     cases: list[LinkedCaseOut]
+    issue: IssueRef | None  # its template's recurring issue (None for rows stored before)
 
 
 class EventPageOut(Schema):
@@ -194,5 +200,7 @@ def event_detail(request: HttpRequest, event_id: EventId):
     cases = [LinkedCaseOut(id=link.case.id, title=link.case.title, status=link.case.status,
                            kind=link.case.kind)
              for link in event.case_links.select_related("case").order_by("linked_at")]
+    issue = selectors.issue_of_fingerprint(event.fingerprint)
     return EventDetailOut(**EventOut.of(event).model_dump(), template=template_of(event.message),
-                          raw_payload=event.raw_payload, cases=cases)
+                          raw_payload=event.raw_payload, cases=cases,
+                          issue=IssueRef(id=issue.id, title=issue.title) if issue else None)

@@ -11,11 +11,11 @@ from django.db.models.functions import TruncDay, TruncHour, TruncMinute
 from pydantic import BeforeValidator, WithJsonSchema
 
 from casefile.core.errors import NotFound, ValidationFailed
-from casefile.core.schemas import Column, Instant, Schema, SearchText
+from casefile.core.schemas import Column, Instant, IssueId, Schema, SearchText
 from casefile.core.sql import contains_pattern
 from casefile.core.timeutil import now
 from casefile.events.fingerprint import template_of
-from casefile.events.models import Event
+from casefile.events.models import Event, EventTemplate, Issue
 from casefile.events.severity import Severity, parse_severity
 
 FILTER_FIELDS = ("component", "service", "environment", "system_id", "event_type",
@@ -49,6 +49,8 @@ class EventFilter(Schema):
     event_type: EventTypes = None
     fingerprint: Fingerprints = None
     source: Sources = None
+    # A recurring issue (`iss_…`): the events of its templates, whatever it merged since.
+    issue: IssueId | None = None
     # The least severe level to include: a name ("warning", "err") or a number 0-7.
     severity: Annotated[Severity | None, BeforeValidator(_severity),
                         WithJsonSchema({"type": "string", "examples": ["warning", "3"]})] = None
@@ -78,6 +80,8 @@ def events(f: EventFilter) -> QuerySet[Event]:
         if values:
             query = query.filter(**({name: values[0]} if len(values) == 1
                                     else {f"{name}__in": values}))
+    if f.issue:
+        query = query.filter(fingerprint__in=issue_fingerprints(f.issue))
     if f.severity is not None:
         query = query.filter(severity__lte=int(f.severity))
     if f.since:
@@ -187,3 +191,52 @@ def breakdown(f: EventFilter, *, by: str, limit: int = 20) -> list[dict]:
     if by == "severity":
         return [{"value": Severity(r[by]).label, "count": r["count"]} for r in rows]
     return [{"value": r[by], "count": r["count"]} for r in rows]
+
+
+# --- issues -----------------------------------------------------------------------------------
+def issue_get(issue_id: str) -> Issue:
+    found = Issue.objects.filter(pk=issue_id).first()
+    if found is None:
+        raise NotFound(f"no issue {issue_id}")
+    return found
+
+
+def issue_fingerprints(issue_id: str) -> list[str]:
+    live = Issue.objects.filter(pk=issue_id).values_list("merged_into_id", flat=True).first()
+    return list(EventTemplate.objects.filter(issue_id=live or issue_id)
+                .values_list("fingerprint", flat=True))
+
+
+def issue_templates(issue: Issue) -> list[EventTemplate]:
+    return list(issue.templates.order_by("first_seen", "fingerprint"))
+
+
+def issue_of_fingerprint(fingerprint: str) -> Issue | None:
+    template = EventTemplate.objects.select_related("issue").filter(
+        fingerprint=fingerprint).first()
+    return template.issue if template else None
+
+
+def issues_of_fingerprints(fingerprints: list[str]) -> dict[str, Issue]:
+    return {t.fingerprint: t.issue for t in EventTemplate.objects.select_related("issue")
+            .filter(fingerprint__in=set(fingerprints))}
+
+
+def issue_cases(issue: Issue, *, limit: int = 50) -> list:
+    """The cases holding an event of the issue: linked events are few, so start from them."""
+    from casefile.cases.models import Case
+
+    fingerprints = issue_fingerprints(issue.id)
+    return list(Case.objects.filter(event_links__event__fingerprint__in=fingerprints)
+                .distinct().order_by("-created_at")[:limit])
+
+
+def issues_list(*, service: str | None = None, component: str | None = None,
+                event_type: str | None = None) -> QuerySet[Issue]:
+    """Live issues (not merged away), newest first."""
+    query = Issue.objects.filter(merged_into=None)
+    for name, value in (("service", service), ("component", component),
+                        ("event_type", event_type)):
+        if value is not None:
+            query = query.filter(**{name: value})
+    return query

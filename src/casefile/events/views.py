@@ -8,8 +8,9 @@ from typing import Any
 
 import orjson
 from django.conf import settings
+from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, QueryDict, StreamingHttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
@@ -21,9 +22,10 @@ from casefile.core.console import back, change, query_without, reason, screen
 from casefile.core.errors import ValidationFailed
 from casefile.core.pagination import keyset_page
 from casefile.core.timeutil import isoformat, now
-from casefile.core.validation import from_query
-from casefile.events import parsing, selectors, services
+from casefile.core.validation import from_query, validated
+from casefile.events import issues, parsing, selectors, services
 from casefile.events.charts import severity_chart
+from casefile.events.issues_api import MergeIn, SplitIn
 from casefile.events.selectors import FILTER_FIELDS, EventFilter
 from casefile.events.severity import Severity
 
@@ -80,6 +82,7 @@ def event_page(request: HttpRequest, actor: Actor, event_id: str) -> HttpRespons
     cases = [link.case for link in event.case_links.select_related("case").order_by("linked_at")]
     return render(request, "events/event.html", {
         "event": event, "severity": Severity(event.severity).label, "cases": cases,
+        "issue": selectors.issue_of_fingerprint(event.fingerprint),
         "raw_payload": orjson.dumps(event.raw_payload, option=orjson.OPT_INDENT_2).decode(),
         "may_link": has_perm(actor.roles, Perm.CASES_EDIT),
     })
@@ -131,3 +134,43 @@ def export(request: HttpRequest, actor: Actor) -> StreamingHttpResponse:
                                      else "application/x-ndjson")
     response["Content-Disposition"] = f'attachment; filename="events-{stamp}.{fmt}"'
     return response
+
+
+# --- recurring issues -----------------------------------------------------------------------
+@screen(Perm.EVENTS_VIEW)
+def issue_page(request: HttpRequest, actor: Actor, issue_id: str) -> HttpResponse:
+    issue = selectors.issue_get(issue_id)
+    if issue.merged_into_id:  # an old link: the templates live in the other issue now
+        messages.info(request, f"{issue.id} was merged into {issue.merged_into_id}")
+        return redirect("events:issue", issue.merged_into_id)
+    return render(request, "events/issue.html", {
+        "issue": issue, "templates": selectors.issue_templates(issue),
+        "cases": selectors.issue_cases(issue),
+        "may_regroup": has_perm(actor.roles, Perm.EVENTS_ISSUES),
+    })
+
+
+@require_POST
+@screen(Perm.EVENTS_ISSUES)
+def issue_split(request: HttpRequest, actor: Actor, issue_id: str) -> HttpResponse:
+    issue = selectors.issue_get(issue_id)
+    code, _ticket = reason(request)
+    body = validated(SplitIn, {"fingerprints": request.POST.getlist("fingerprint"),
+                               "reason_code": code}, what="the split")
+    return change(request, lambda: issues.issue_split(
+        actor=actor, issue=issue, fingerprints=body.fingerprints, reason_code=body.reason_code),
+        done=f"{len(body.fingerprints)} template(s) split from {issue.id} into a new issue",
+        redirect_to=reverse("events:issue", args=[issue.id]))
+
+
+@require_POST
+@screen(Perm.EVENTS_ISSUES)
+def issue_merge(request: HttpRequest, actor: Actor, issue_id: str) -> HttpResponse:
+    issue = selectors.issue_get(issue_id)
+    code, _ticket = reason(request)
+    named = request.POST.get("issues", "").replace(",", " ").split()
+    body = validated(MergeIn, {"issues": named, "reason_code": code}, what="the merge")
+    return change(request, lambda: issues.issue_merge(
+        actor=actor, issue=issue, others=body.issues, reason_code=body.reason_code),
+        done=f"Merged {', '.join(body.issues)} into {issue.id}",
+        redirect_to=reverse("events:issue", args=[issue.id]))
