@@ -151,3 +151,39 @@ def test_a_senders_fingerprint_is_its_own_issue():
     assert rows.count() == len(NAMES)
     assert all(t.client_fingerprint for t in rows)
     assert len({t.issue_id for t in rows}) == len(NAMES)
+
+
+def test_the_database_groups_a_loghub_sample_as_the_benchmark_does():
+    """OpenSSH through the real ingest, in a shuffled order and in small batches: the issues in
+    the tables are the in-memory grouping's (bench/fingerprint.py), and as accurate."""
+    import random
+    import sys
+    from pathlib import Path
+
+    from tests.events.test_fingerprint import loghub_or_skip
+
+    loghub = loghub_or_skip()
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
+    from fingerprint import grouping_accuracy, issues, load
+
+    messages, truth = load(loghub, "OpenSSH")
+    order = list(range(len(messages)))
+    random.Random(14).shuffle(order)
+    for start in range(0, len(order), 250):
+        ingest([{"message": messages[i], "event_id": str(i), "timestamp": "2026-11-20T10:00:00Z"}
+                for i in order[start:start + 250]])
+    by_line = {int(key): fp for key, fp in Event.objects.values_list("raw_payload__event_id",
+                                                                      "fingerprint")}
+    assert len(by_line) == len(messages)
+    issue_of_fp = dict(EventTemplate.objects.values_list("fingerprint", "issue_id"))
+    stored = [issue_of_fp[by_line[i]] for i in range(len(messages))]
+    in_memory = issues(messages)
+
+    def lines_by_group(groups):
+        out: dict[str, set[int]] = {}
+        for line, group in enumerate(groups):
+            out.setdefault(group, set()).add(line)
+        return {frozenset(v) for v in out.values()}
+
+    assert lines_by_group(stored) == lines_by_group(in_memory)
+    assert grouping_accuracy(stored, truth) >= 0.99
