@@ -21,6 +21,10 @@ class StaffUser(AbstractBaseUser):
     name = models.CharField(max_length=200, blank=True)
     is_active = models.BooleanField(default=True)  # type: ignore[assignment,misc]
     date_joined = models.DateTimeField(auto_now_add=True)
+    # Who the company's identity provider says this is: found by these, never by the e-mail,
+    # which can change at the IdP. Empty for local accounts.
+    oidc_issuer = models.CharField(max_length=500, blank=True, default="")
+    oidc_subject = models.CharField(max_length=255, blank=True, default="")
 
     USERNAME_FIELD = "email"
     EMAIL_FIELD = "email"
@@ -31,6 +35,9 @@ class StaffUser(AbstractBaseUser):
 
     class Meta:
         db_table = "staff_user"
+        constraints = [models.UniqueConstraint(
+            fields=["oidc_issuer", "oidc_subject"], condition=~models.Q(oidc_subject=""),
+            name="staff_user_oidc_identity_unique")]
 
     def __str__(self) -> str:
         return self.email
@@ -153,3 +160,47 @@ class KnownSignInSource(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id} from {self.source}"
+
+
+class WebAuthnCredential(models.Model):
+    """A security key (or platform authenticator) registered by a member of staff."""
+
+    user = models.ForeignKey(StaffUser, on_delete=models.CASCADE,
+                             related_name="webauthn_credentials")
+    credential_id = models.CharField(max_length=1400, unique=True)  # base64url, as registered
+    public_key = models.BinaryField()  # COSE
+    sign_count = models.BigIntegerField(default=0)
+    transports = models.JSONField(default=list, blank=True)
+    name = models.CharField(max_length=100, blank=True)
+    created_at = models.DateTimeField()
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "staff_webauthn_credential"
+
+    def __str__(self) -> str:
+        return f"{self.user_id} {self.name or self.credential_id[:16]}"
+
+
+class StaffSession(models.Model):
+    """A console session as Casefile sees it: how it began, when it was last used, when its
+    second factor was last proven. The Django session holds the cookie's data; this row lets
+    the idle and absolute timeouts, step-up and "sign out everywhere" reach every session of a
+    user."""
+
+    session_key = models.CharField(primary_key=True, max_length=40)
+    user = models.ForeignKey(StaffUser, on_delete=models.CASCADE, related_name="sessions")
+    method = models.CharField(max_length=20)  # "password" or "oidc"
+    created_at = models.DateTimeField()
+    last_seen_at = models.DateTimeField()
+    second_factor_at = models.DateTimeField(null=True, blank=True)
+    second_factor = models.CharField(max_length=40, blank=True)  # totp, webauthn, idp:<amr>
+    ip_address = models.CharField(max_length=45, blank=True)
+    user_agent = models.CharField(max_length=400, blank=True)
+
+    class Meta:
+        db_table = "staff_session"
+        indexes = [models.Index(fields=["user", "last_seen_at"], name="staff_session_user")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} {self.method} {self.created_at}"
