@@ -97,6 +97,24 @@ _ACTIONS = [
                system_reason="ACCOUNT_PROVISIONING"),
     ActionType("STAFF_ROLE_REVOKED", "A role was revoked from staff", Risk.MEDIUM, "staff",
                system_reason="ACCOUNT_PROVISIONING"),
+    # Signing in (accounts.sessions, accounts.oidc, accounts.factors): resource "staff:stf_…"
+    # (for a failure with no such account, "staff:unknown"); the method, the IdP's issuer and
+    # subject, the factor, in the metadata. Entries about a sign-in are recorded by Casefile
+    # itself (the person is not signed in yet, or is being signed out).
+    ActionType("STAFF_SIGNED_IN", "A member of staff signed in to the console", Risk.LOW,
+               "staff", system_reason="AUTHENTICATION"),
+    ActionType("STAFF_SIGN_IN_FAILED", "A sign-in to the console was refused", Risk.MEDIUM,
+               "staff", system_reason="AUTHENTICATION"),
+    ActionType("STAFF_SIGNED_OUT", "A console session ended (sign-out or timeout)", Risk.LOW,
+               "staff", system_reason="AUTHENTICATION"),
+    ActionType("STAFF_SIGNED_OUT_EVERYWHERE", "Every session and API token of a member of "
+               "staff was revoked", Risk.HIGH, "staff", system_reason="AUTHENTICATION"),
+    ActionType("STAFF_SECOND_FACTOR_PROVEN", "A member of staff proved a second factor",
+               Risk.LOW, "staff", system_reason="AUTHENTICATION"),
+    ActionType("STAFF_FACTOR_ENROLLED", "A second factor was enrolled", Risk.HIGH, "staff",
+               system_reason="AUTHENTICATION"),
+    ActionType("STAFF_FACTOR_REMOVED", "A second factor was removed", Risk.HIGH, "staff",
+               system_reason="AUTHENTICATION"),
     ActionType("API_TOKEN_CREATED", "An API token was created", Risk.MEDIUM, "token",
                system_reason="ACCOUNT_PROVISIONING"),
     ActionType("API_TOKEN_REVOKED", "An API token was revoked", Risk.LOW, "token",
@@ -229,6 +247,7 @@ SYSTEM_REASONS: dict[str, str] = {
     "SUSPENSION_ENDED": "A time-limited suspension ended",
     "PLATFORM_SYNC": "The platform reported its own state",
     "ACCOUNT_PROVISIONING": REASON_CODES["ACCOUNT_PROVISIONING"],
+    "AUTHENTICATION": "Signing in or out, sessions and second factors",
     "EVIDENCE_INTAKE": "Evidence arrived through an integration (a vendor webhook)",
     "INTEGRITY_CHECK": "Casefile found stored data that does not match what it wrote",
     "ESIGN_EVENT": "An e-signature provider, or a signer on a Casefile signing link, "
