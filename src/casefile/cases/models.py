@@ -126,7 +126,11 @@ class CaseEvent(models.Model):
     """An event linked to a case. PROTECT: an event that is evidence cannot be deleted."""
 
     case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="event_links")
-    event = models.ForeignKey("events.Event", on_delete=models.PROTECT, related_name="case_links")
+    # No foreign key in the database: PostgreSQL cannot reference a partitioned `event` by id
+    # alone (its key includes occurred_at). The ORM still PROTECTs, and the retention code keeps
+    # every linked event (events.services.events_purge).
+    event = models.ForeignKey("events.Event", on_delete=models.PROTECT, related_name="case_links",
+                              db_constraint=False)
     linked_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT,
                                   related_name="+")
     linked_at = models.DateTimeField()

@@ -27,7 +27,7 @@ from casefile.core.models import PeriodicJob
 from casefile.core.tasks import login_failures_prune, sessions_prune, task_results_prune
 from casefile.core.timeutil import now
 from casefile.documents.tasks import signing_links_expire
-from casefile.events.tasks import events_purge
+from casefile.events.tasks import events_partitions_ahead, events_purge
 from casefile.platform.tasks import (
     approvals_expire,
     impersonations_expire,
@@ -65,6 +65,8 @@ PERIODIC: list[Periodic] = [
     Periodic(audit_ship, settings.AUDIT_SHIP_SECONDS),
     Periodic(audit_heartbeat, settings.AUDIT_CHECKPOINT_SECONDS),
     Periodic(events_purge, 3600),
+    # PostgreSQL: this month's partition of `event` and the next two exist before they are due.
+    Periodic(events_partitions_ahead, 3600),
     # Verification PII past VERIFICATION_PII_DAYS: shredded and blanked (skipped under hold).
     Periodic(verification_pii_expire, 3600),
     # Strikes past their decay_at: the ladder's actions no longer met are lifted (outbox).

@@ -18,7 +18,7 @@ from casefile.audit import ledger
 from casefile.audit.actor import Actor
 from casefile.core.errors import ValidationFailed
 from casefile.core.timeutil import isoformat, now
-from casefile.events import parsing
+from casefile.events import parsing, partitions
 from casefile.events.issues import templates_register
 from casefile.events.models import Event
 from casefile.events.normalise import ALIASES, EventRow, normalise
@@ -205,4 +205,11 @@ def _purgeable(cutoff):
     return Event.objects.filter(occurred_at__lt=cutoff, case_links__isnull=True)
 
 
-__all__ = ["IngestResult", "UnusableInput", "events_export", "events_ingest", "events_purge"]
+def events_partitions_ahead() -> list[str]:
+    """Create the partitions of this month and the next two (PostgreSQL): the store creates a
+    missing month itself, this keeps it off the ingest path. Returns those created."""
+    return partitions.partitions_ahead(3)
+
+
+__all__ = ["IngestResult", "UnusableInput", "events_export", "events_ingest",
+           "events_partitions_ahead", "events_purge"]

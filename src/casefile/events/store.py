@@ -2,16 +2,24 @@
 
 Both skip rows whose dedupe key is already stored, so re-ingesting adds nothing. On PostgreSQL
 the batch's keys are looked up first and only new rows are COPYed; if another ingest stores one
-of them in between, the unique constraint stops the COPY and the batch is written again with
-`ON CONFLICT DO NOTHING` (slower, and only on that rare race).
+of them in between, the unique constraint stops the COPY and the batch's keys are looked up
+again and the rest written with `ON CONFLICT DO NOTHING` (slower, and only on that rare race).
+
+`event` is partitioned by month there (events.partitions), and its unique key is (dedupe_key,
+occurred_at): the look-up finds a key in any month, the constraint only in the same instant.
+So two ingests racing with one key under two different times (an event sent without its time,
+stored at its arrival, or a client reusing an id) can both store it: the one gap in the dedupe.
 """
 
 from __future__ import annotations
 
+import psycopg
 from django.db import IntegrityError, connection, transaction
+from django.db.backends.utils import CursorWrapper
 
 from casefile.core.timeutil import now
 from casefile.events.normalise import COLUMNS, EventRow
+from casefile.events.partitions import partitions_ensure
 
 _COLUMN_LIST = ", ".join(COLUMNS)
 
@@ -29,26 +37,40 @@ def store_batch(rows: list[EventRow]) -> int:
 
 
 def _store_postgresql(rows: list[EventRow]) -> int:
+    partitions_ensure(r.occurred_at for r in rows)
     ingested_at = now()
     try:
         with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute("SELECT dedupe_key FROM event WHERE dedupe_key = ANY(%s)",
-                           [[r.dedupe_key for r in rows]])
-            existing = {key for (key,) in cursor.fetchall()}
-            fresh = [r for r in rows if r.dedupe_key not in existing]
+            fresh = _not_stored(cursor, rows)
             with cursor.cursor.copy(f"COPY event ({_COLUMN_LIST}) FROM STDIN") as copy:
                 for row in fresh:
                     copy.write_row(row.values(ingested_at))
             return len(fresh)
-    except IntegrityError:
+    except (IntegrityError, psycopg.IntegrityError):  # COPY's own error is psycopg's
+        # Another ingest's COPY of some of these events went first and ours stopped on its
+        # keys once it committed. Look again, now that they are visible: ON CONFLICT only sees
+        # a key stored with the same occurred_at (in the same partition). (Or a month's
+        # partition this process remembered is gone: a constraint error too, and ensured again.)
+        partitions_ensure((r.occurred_at for r in rows), recheck=True)
         placeholders = ", ".join(["%s"] * len(COLUMNS))
         with transaction.atomic(), connection.cursor() as cursor:
+            rows = _not_stored(cursor, rows)
+            if not rows:
+                return 0
             cursor.executemany(
                 f"INSERT INTO event ({_COLUMN_LIST}) VALUES ({placeholders}) "  # noqa: S608
-                "ON CONFLICT (dedupe_key) DO NOTHING",
+                "ON CONFLICT DO NOTHING",
                 [r.values(ingested_at) for r in rows],
             )
             return max(cursor.rowcount, 0)
+
+
+def _not_stored(cursor: CursorWrapper, rows: list[EventRow]) -> list[EventRow]:
+    """The rows whose dedupe key is in no partition yet."""
+    cursor.execute("SELECT dedupe_key FROM event WHERE dedupe_key = ANY(%s)",
+                   [[r.dedupe_key for r in rows]])
+    existing = {key for (key,) in cursor.fetchall()}
+    return [r for r in rows if r.dedupe_key not in existing]
 
 
 def _store_sqlite(rows: list[EventRow]) -> int:

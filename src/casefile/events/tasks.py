@@ -8,3 +8,8 @@ from casefile.events import services
 @task()
 def events_purge() -> int:
     return services.events_purge()
+
+
+@task()
+def events_partitions_ahead() -> list[str]:
+    return services.events_partitions_ahead()
