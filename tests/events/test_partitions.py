@@ -1,4 +1,4 @@
-"""Events in monthly partitions (PostgreSQL)."""
+"""Events in monthly partitions (PostgreSQL) and retention by month; SQLite's row retention."""
 
 import threading
 from datetime import UTC, datetime, timedelta
@@ -6,18 +6,24 @@ from unittest import mock
 
 import orjson
 import pytest
+from django.core.management import call_command
 from django.db import connection, connections, transaction
 from django.test.utils import CaptureQueriesContext
 
+from casefile.accounts.roles import Role
+from casefile.audit.actor import Actor
+from casefile.cases import services as cases
 from casefile.events import partitions, store
-from casefile.events.models import Event
+from casefile.events.models import Event, EventRollup
 from casefile.events.normalise import normalise
-from casefile.events.services import events_partitions_ahead
+from casefile.events.services import events_partitions_ahead, events_purge
 from tests.events.helpers import ingest
 
 pytestmark = pytest.mark.django_db
 postgresql = pytest.mark.skipif(connection.vendor != "postgresql",
                                 reason="partitions are PostgreSQL's; SQLite has one table")
+sqlite = pytest.mark.skipif(connection.vendor != "sqlite",
+                            reason="SQLite's retention deletes rows; PostgreSQL's drops months")
 
 
 def at(year: int, month: int, day: int = 1, hour: int = 0) -> datetime:
@@ -34,6 +40,20 @@ def where() -> dict[str, int]:
 def partition_names() -> set[str]:
     with connection.cursor() as cursor:
         return set(partitions.partitions_list(cursor).values())
+
+
+def rollup(hour: datetime, fingerprint: str = "fp", count: int = 1) -> None:
+    EventRollup.objects.create(hour=hour, fingerprint=fingerprint, severity=6, count=count,
+                               first_seen=hour, last_seen=hour)
+
+
+def link(staff_factory, event: Event):
+    analyst = Actor.staff(staff_factory(Role.ANALYST))
+    case = cases.case_create(actor=analyst, kind="incident", title="outage",
+                             reason_code="INVESTIGATION")
+    cases.case_event_link(actor=analyst, case=case, event_id=event.id,
+                          reason_code="INVESTIGATION")
+    return analyst, case
 
 
 @postgresql
@@ -153,6 +173,80 @@ def test_a_batch_that_loses_the_race_for_its_keys_falls_back_and_stores_nothing_
 
 
 @postgresql
+def test_purge_drops_old_months_and_keeps_the_rows_linked_to_cases(staff_factory, client):
+    ingest([{"event_id": f"old{i}", "message": f"old {i}",
+             "timestamp": (at(2025, 1, 1) + timedelta(days=3 * i)).isoformat()}
+            for i in range(10)]
+           + [{"event_id": "recent", "message": "recent", "timestamp": at(2025, 3, 2).isoformat()}])
+    evidence = Event.objects.get(message="old 4")
+    analyst, case = link(staff_factory, evidence)
+    rollup(at(2025, 1, 10, 7), "dropped")
+    rollup(at(2025, 3, 5, 7), "kept")
+
+    # The cutoff (2025-02-15) is inside February: January ended before it, February did not.
+    days = (datetime.now(UTC) - at(2025, 2, 15)).days
+    result = events_purge(older_than_days=days)
+    dropped = {d.partition: d.kept for d in result.dropped}
+    assert dropped["event_y2025m01"] == 1
+    assert "event_y2025m02" not in dropped and "event_y2025m03" not in dropped
+    assert not result.busy and result.deleted == 0
+    assert sorted(Event.objects.filter(occurred_at__lt=at(2025, 4))
+                  .values_list("message", flat=True)) == ["old 4", "recent"]
+    # The linked event is still a whole event, in its month's (new) partition, and readable
+    # everywhere it is shown.
+    assert where()["event_y2025m01"] == 1
+    kept = Event.objects.get(pk=evidence.pk)
+    assert (kept.message, kept.occurred_at, kept.dedupe_key) == (
+        "old 4", evidence.occurred_at, evidence.dedupe_key)
+    client.force_login(analyst.user)
+    page = client.get(f"/cases/{case.id}/")
+    assert page.status_code == 200 and b"old 4" in page.content
+    assert client.get(f"/events/{evidence.id}/").status_code == 200
+    assert not EventRollup.objects.filter(hour__gte=at(2025, 1), hour__lt=at(2025, 2)).exists()
+    assert EventRollup.objects.filter(fingerprint="kept").exists()
+
+    # Nothing more to drop: a second run leaves the month alone.
+    assert events_purge(older_than_days=days).dropped == []
+    assert Event.objects.filter(pk=evidence.pk).exists()
+    # Once unlinked, the next run drops it too.
+    cases.case_event_unlink(actor=analyst, case=case, event_id=evidence.id,
+                            reason_code="INVESTIGATION")
+    again = events_purge(older_than_days=days)
+    assert [(d.partition, d.kept) for d in again.dropped] == [("event_y2025m01", 0)]
+    assert "event_y2025m01" not in where() and "event_y2025m01" in partition_names()
+    # The month keeps a partition: a late event for it is still stored.
+    assert ingest([{"message": "late", "timestamp": at(2025, 1, 20).isoformat()}]).accepted == 1
+
+
+@postgresql
+@pytest.mark.django_db(transaction=True)
+def test_a_month_is_not_dropped_while_the_table_is_busy():
+    ingest([{"message": "old", "timestamp": at(2024, 5, 5).isoformat()}])
+    holder_ready, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        try:
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute("SELECT count(*) FROM event")  # as a long export would
+                holder_ready.set()
+                release.wait(30)
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=hold)
+    thread.start()
+    try:
+        assert holder_ready.wait(30)
+        partition = partitions.Partition(at(2024, 5).date())
+        with pytest.raises(partitions.Busy):
+            partitions.partition_drop_keeping_linked(partition, lock_timeout_ms=200)
+    finally:
+        release.set()
+        thread.join(30)
+    assert Event.objects.filter(message="old").exists()
+
+
+@postgresql
 def test_the_ahead_job_creates_this_month_and_the_next_two():
     this_month = datetime.now(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
     months = [partitions.Partition(partitions.month_add(this_month, n).date())
@@ -169,3 +263,34 @@ def test_the_ahead_job_creates_this_month_and_the_next_two():
     # And rows for the furthest month go to its partition.
     ingest([{"message": "ahead", "timestamp": months[2].since.isoformat()}])
     assert where()[months[2].name] == 1
+
+
+@sqlite
+def test_sqlite_purge_deletes_old_rows_and_their_hours_but_not_evidence(staff_factory):
+    old = datetime.now(UTC) - timedelta(days=100)
+    ingest([{"message": "old", "timestamp": old.isoformat()},
+            {"message": "old evidence", "timestamp": old.isoformat()},
+            {"message": "new"}])
+    link(staff_factory, Event.objects.get(message="old evidence"))
+    rollup(old.replace(minute=0, second=0, microsecond=0) - timedelta(hours=1), "gone")
+    rollup(datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(days=1),
+           "kept")
+    result = events_purge(older_than_days=90)
+    assert result.deleted == 1 and result.dropped == [] and result.rollups_deleted >= 1
+    assert sorted(Event.objects.values_list("message", flat=True)) == ["new", "old evidence"]
+    assert not EventRollup.objects.filter(fingerprint="gone").exists()
+    assert EventRollup.objects.filter(fingerprint="kept").exists()
+
+
+def test_the_purge_command_prints_what_it_removed(capsys):
+    ingest([{"message": "old", "timestamp": "2020-01-05T00:00:00Z"}])
+    capsys.readouterr()
+    call_command("events", "purge", "--older-than", "90")
+    printed = orjson.loads(capsys.readouterr().out)
+    if connection.vendor == "postgresql":
+        assert [(d["partition"], d["kept"]) for d in printed["dropped"]] == [
+            ("event_y2020m01", 0)]
+    else:
+        assert printed["deleted"] >= 1 and printed["dropped"] == []
+    assert set(printed) == {"deleted", "dropped", "busy", "rollups_deleted"}
+    assert not Event.objects.filter(message="old").exists()

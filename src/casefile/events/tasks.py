@@ -6,8 +6,8 @@ from casefile.events import services
 
 
 @task()
-def events_purge() -> int:
-    return services.events_purge()
+def events_purge() -> dict:
+    return services.events_purge().as_dict()
 
 
 @task()
