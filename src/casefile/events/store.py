@@ -9,6 +9,10 @@ again and the rest written with `ON CONFLICT DO NOTHING` (slower, and only on th
 occurred_at): the look-up finds a key in any month, the constraint only in the same instant.
 So two ingests racing with one key under two different times (an event sent without its time,
 stored at its arrival, or a client reusing an id) can both store it: the one gap in the dedupe.
+
+Either way the rows actually stored (not the duplicates) are counted into the hourly rollups
+(events.rollups) in the same transaction, so a rollup never counts an event twice or one that
+was rolled back.
 """
 
 from __future__ import annotations
@@ -20,8 +24,11 @@ from django.db.backends.utils import CursorWrapper
 from casefile.core.timeutil import now
 from casefile.events.normalise import COLUMNS, EventRow
 from casefile.events.partitions import partitions_ensure
+from casefile.events.rollups import rollups_add
 
 _COLUMN_LIST = ", ".join(COLUMNS)
+# Host parameters per look-up: well under SQLite's limit (32,766 since 3.32, 999 before).
+_SQLITE_KEYS = 900
 
 
 def store_batch(rows: list[EventRow]) -> int:
@@ -45,6 +52,7 @@ def _store_postgresql(rows: list[EventRow]) -> int:
             with cursor.cursor.copy(f"COPY event ({_COLUMN_LIST}) FROM STDIN") as copy:
                 for row in fresh:
                     copy.write_row(row.values(ingested_at))
+            rollups_add(fresh)
             return len(fresh)
     except (IntegrityError, psycopg.IntegrityError):  # COPY's own error is psycopg's
         # Another ingest's COPY of some of these events went first and ours stopped on its
@@ -57,12 +65,20 @@ def _store_postgresql(rows: list[EventRow]) -> int:
             rows = _not_stored(cursor, rows)
             if not rows:
                 return 0
-            cursor.executemany(
+            # RETURNING names the rows this statement stored, not those another ingest did.
+            raw = cursor.cursor
+            raw.executemany(
                 f"INSERT INTO event ({_COLUMN_LIST}) VALUES ({placeholders}) "  # noqa: S608
-                "ON CONFLICT DO NOTHING",
-                [r.values(ingested_at) for r in rows],
+                "ON CONFLICT DO NOTHING RETURNING dedupe_key",
+                [r.values(ingested_at) for r in rows], returning=True,
             )
-            return max(cursor.rowcount, 0)
+            stored = set()
+            while True:
+                stored.update(key for (key,) in raw.fetchall())
+                if not raw.nextset():
+                    break
+            rollups_add(r for r in rows if r.dedupe_key in stored)
+            return len(stored)
 
 
 def _not_stored(cursor: CursorWrapper, rows: list[EventRow]) -> list[EventRow]:
@@ -82,9 +98,21 @@ def _store_sqlite(rows: list[EventRow]) -> int:
         item = list(row.values(ingested_at))
         item[1], item[2] = adapt(row.occurred_at), adapt(ingested_at)
         values.append(item)
+    # The transaction begins IMMEDIATE (settings): no other writer between the look-up of the
+    # keys already stored and the insert, so the rows not found are the rows stored.
     with transaction.atomic(), connection.cursor() as cursor:
+        existing: set[str] = set()
+        keys = [r.dedupe_key for r in rows]
+        for start in range(0, len(keys), _SQLITE_KEYS):
+            chunk = keys[start:start + _SQLITE_KEYS]
+            cursor.execute(
+                "SELECT dedupe_key FROM event WHERE dedupe_key IN "  # noqa: S608
+                f"({', '.join(['%s'] * len(chunk))})", chunk)
+            existing.update(key for (key,) in cursor.fetchall())
+        fresh = [i for i, r in enumerate(rows) if r.dedupe_key not in existing]
         cursor.executemany(
-            f"INSERT OR IGNORE INTO event ({_COLUMN_LIST}) VALUES ({placeholders})",  # noqa: S608
-            values,
+            f"INSERT INTO event ({_COLUMN_LIST}) VALUES ({placeholders})",  # noqa: S608
+            [values[i] for i in fresh],
         )
-        return cursor.rowcount
+        rollups_add(rows[i] for i in fresh)
+        return len(fresh)
