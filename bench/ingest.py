@@ -60,6 +60,7 @@ def _raw_copy(data: Path) -> float:
 
     from casefile.core.timeutil import now
     from casefile.events.normalise import COLUMNS, normalise
+    from casefile.events.partitions import partitions_ensure
 
     received = now()
     rows = []
@@ -68,6 +69,7 @@ def _raw_copy(data: Path) -> float:
             rows.append(normalise(orjson.loads(line), default_source="bench",
                                   received_at=received).values(received))
     _truncate()
+    partitions_ensure(row[1] for row in rows)  # occurred_at
     t0 = time.perf_counter()
     with connection.cursor() as cursor, cursor.cursor.copy(
             f"COPY event ({', '.join(COLUMNS)}) FROM STDIN") as copy:
