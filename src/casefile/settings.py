@@ -87,6 +87,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "casefile.accounts.sessions.StaffSessionMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "casefile.core.middleware.SecurityHeadersMiddleware",
@@ -166,7 +167,10 @@ SESSION_COOKIE_SAMESITE = "Lax"
 # Browsers keep Secure cookies on http://localhost and 127.0.0.1 too, so only DEBUG turns it off.
 SESSION_COOKIE_SECURE = _env_bool("SECURE_COOKIES", not DEBUG)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
-SESSION_COOKIE_AGE = _env_int("SESSION_HOURS", 10) * 3600
+SESSION_COOKIE_AGE = _env_int("SESSION_HOURS", 10) * 3600  # the absolute timeout
+SESSION_IDLE_MINUTES = _env_int("SESSION_IDLE_MINUTES", 30)
+# CRITICAL actions need a second factor proven this recently (accounts.sessions).
+STEP_UP_SECONDS = _env_int("STEP_UP_SECONDS", 300)
 LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "accounts:login"

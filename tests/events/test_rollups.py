@@ -169,3 +169,27 @@ def test_the_fallback_after_a_lost_race_counts_only_what_it_stored():
     assert stored == {"a": 20, "b": 10}
     assert Event.objects.count() == 30
     assert rollups() == counted_from_events()
+
+
+def test_migration_0006_counts_the_events_stored_before_rollups():
+    from importlib import import_module
+
+    migration = import_module("casefile.events.migrations.0006_rollups_from_events")
+
+    class Editor:  # what forward() uses of a schema editor (SQLite's refuses a test's atomic)
+        def __init__(self):
+            self.connection = connection
+
+        def execute(self, sql, params=()):
+            with connection.cursor() as cursor:
+                cursor.execute(sql, params)
+
+    ingest(records(70))
+    expected = rollups()
+    EventRollup.objects.all().delete()
+    EventRollup.objects.create(hour=BASE, fingerprint="stray", severity=3, count=5,
+                               first_seen=BASE, last_seen=BASE)
+    migration.forward(None, Editor())
+    assert rollups() == expected == counted_from_events()
+    migration.backward(None, Editor())
+    assert not EventRollup.objects.exists()
