@@ -117,6 +117,11 @@ ENDPOINTS = [
     Endpoint("POST", "/api/v1/staff", Perm.STAFF_MANAGE, ok=201,
              body={"email": "new@example.com", "roles": ["viewer"],
                    "reason_code": "ACCOUNT_PROVISIONING"}, audit=("STAFF_USER_CREATED",)),
+    # Yourself: everyone may (a lost laptop); someone else needs staff.manage (tested in
+    # tests/accounts/test_sessions.py).
+    Endpoint("POST", "/api/v1/staff/{user_id}/sign-out-everywhere", Perm.PROFILE_VIEW,
+             params=lambda user: {"user_id": user.id}, body={},
+             audit=("STAFF_SIGNED_OUT_EVERYWHERE",)),
     Endpoint("POST", "/api/v1/staff/{user_id}/roles", Perm.STAFF_MANAGE, params=other_staff,
              body={"role": "analyst", "reason_code": "ACCOUNT_PROVISIONING"},
              audit=("STAFF_ROLE_GRANTED",)),
@@ -139,6 +144,7 @@ ENDPOINTS = [
              params=lambda user: {"event_id": _an_event_id()}),
     Endpoint("GET", "/api/v1/events/export?reason_code=INVESTIGATION", Perm.EVENTS_EXPORT,
              audit=("EXPORT_REQUESTED",)),
+    Endpoint("GET", "/api/v1/events/analytics/issues", Perm.EVENTS_VIEW),
     Endpoint("GET", "/api/v1/events/analytics/top", Perm.EVENTS_VIEW),
     Endpoint("GET", "/api/v1/events/analytics/severity", Perm.EVENTS_VIEW),
     Endpoint("GET", "/api/v1/events/analytics/breakdown", Perm.EVENTS_VIEW),

@@ -117,6 +117,26 @@ def staff_create(request: HttpRequest, body: StaffIn):
     return Status(201, StaffOut.of(user))
 
 
+class SignedOutOut(Schema):
+    sessions: int  # console sessions ended
+    tokens: int  # API tokens revoked
+
+
+class SignOutEverywhereIn(Schema):
+    reason_code: ReasonCode | None = None  # required when it is someone else's account
+
+
+@router.post("/staff/{user_id}/sign-out-everywhere", response=SignedOutOut,
+             summary="End every console session and revoke every API token of a member of "
+                     "staff (yourself, or anyone as an admin)")
+def staff_sign_out_everywhere(request: HttpRequest, user_id: StaffId, body: SignOutEverywhereIn):
+    from casefile.accounts.sessions import staff_sign_out_everywhere
+
+    actor = require(request, Perm.PROFILE_VIEW)
+    user = selectors.staff_user_get(user_id=user_id)
+    return staff_sign_out_everywhere(actor=actor, user=user, reason_code=body.reason_code)
+
+
 @router.post("/staff/{user_id}/roles", response=StaffOut, summary="Grant a role")
 def staff_role_grant(request: HttpRequest, user_id: StaffId, body: RoleChangeIn):
     actor = require(request, Perm.STAFF_MANAGE)
