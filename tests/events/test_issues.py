@@ -187,3 +187,25 @@ def test_the_database_groups_a_loghub_sample_as_the_benchmark_does():
 
     assert lines_by_group(stored) == lines_by_group(in_memory)
     assert grouping_accuracy(stored, truth) >= 0.99
+
+
+def test_migration_0007_places_the_templates_of_events_stored_before_issues():
+    from importlib import import_module
+
+    from django.apps import apps
+
+    migration = import_module("casefile.events.migrations.0007_issues_from_events")
+    ingest(records())
+    expected = state("sshd")
+    from casefile.events.models import TemplateSlot
+
+    TemplateSlot.objects.all().delete()
+    EventTemplate.objects.all().delete()
+    Issue.objects.update(merged_into=None)
+    Issue.objects.all().delete()
+    migration.forward(apps, None)
+    assert state("sshd") == expected
+    assert set(EventTemplate.objects.values_list("fingerprint", flat=True)) == set(
+        Event.objects.values_list("fingerprint", flat=True))
+    migration.backward(apps, None)
+    assert not Issue.objects.exists() and not EventTemplate.objects.exists()
