@@ -53,3 +53,19 @@ def test_stdin_and_explicit_format(monkeypatch, capsys):
     code, out = run(capsys, "-", "--format", "csv")
     assert (code, out["accepted"]) == (0, 1)
     assert Event.objects.get().message == "from stdin"
+
+
+def test_fingerprint_prints_templates_or_issues(tmp_path, capsys):
+    path = tmp_path / "auth.log"
+    names = ("root", "ftp", "git", "news")
+    path.write_text("".join(f"Failed password for {n} from 10.0.0.1 port 22\n" for n in names)
+                    + "Connection closed by 10.0.0.2\n")
+    call_command("fingerprint", str(path))
+    rows = [line.split("\t") for line in capsys.readouterr().out.splitlines()]
+    assert len(rows) == 5 and len({r[0] for r in rows}) == 5  # five templates
+    assert rows[0][1] == "Failed password for root from <*> port <*>"
+    call_command("fingerprint", str(path), "--issues")
+    rows = [line.split("\t") for line in capsys.readouterr().out.splitlines()]
+    assert [r[0] for r in rows] == ["1", "1", "1", "1", "2"]
+    assert rows[0][1] == "Failed password for <*> from <*> port <*>"
+    assert rows[4][1:] == ["Connection closed by <*>", "Connection closed by <*>"]
