@@ -72,7 +72,7 @@ def _store_postgresql(rows: list[EventRow]) -> int:
                 "ON CONFLICT DO NOTHING RETURNING dedupe_key",
                 [r.values(ingested_at) for r in rows], returning=True,
             )
-            stored = set()
+            stored: set[str] = set()
             while True:
                 stored.update(key for (key,) in raw.fetchall())
                 if not raw.nextset():

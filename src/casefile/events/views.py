@@ -3,7 +3,7 @@ shared and the back button works), an event's page, and the audited export."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
@@ -70,10 +70,22 @@ def explorer(request: HttpRequest, actor: Actor) -> HttpResponse:
         context |= {
             "chart": severity_chart(selectors.severity_histogram(window, bucket=bucket),
                                     since=since, until=until, bucket=bucket),
-            "top": selectors.top_fingerprints(window, limit=8),
+            "top": [_linked(row, since, until)
+                    for row in selectors.top_issues(window, limit=8)],
             "window": (since, until),
         }
     return render(request, "events/explorer.html", context)
+
+
+def _linked(row: dict, since: datetime, until: datetime) -> dict:
+    """A top recurring row with where it leads: the issue's page, or for a fingerprint with no
+    issue yet (stored before templates were registered), its events in the window."""
+    if row["issue_id"] is None:
+        query = QueryDict(mutable=True)
+        query.update({"fingerprint": row["fingerprint"], "since": isoformat(since),
+                      "until": isoformat(until)})
+        return row | {"url": f"{reverse('events:explorer')}?{query.urlencode()}"}
+    return row | {"url": reverse("events:issue", args=[row["issue_id"]])}
 
 
 @screen(Perm.EVENTS_VIEW)
