@@ -59,8 +59,12 @@ def staff_user_create(
     reason_code: str | None = None,
     name: str = "",
     password: str | None = None,
+    oidc_issuer: str = "",
+    oidc_subject: str = "",
 ) -> StaffUser:
-    """`reason_code`: a person's; the operator's CLI gives none (the registry's is recorded)."""
+    """`reason_code`: a person's; the operator's CLI gives none (the registry's is recorded).
+    `oidc_issuer`/`oidc_subject`: the IdP's identity of a person created at their first sign-in
+    through it (accounts.oidc), recorded with the account in the same entry."""
     actor.require(Perm.STAFF_MANAGE)
     reason_code = actor.reason(reason_code)
     email = email.strip().lower()
@@ -73,7 +77,7 @@ def staff_user_create(
     _text(name, "name", MAX_NAME)
     if not roles:
         raise ValidationFailed("a staff user needs at least one role")
-    user = StaffUser(email=email, name=name)
+    user = StaffUser(email=email, name=name, oidc_issuer=oidc_issuer, oidc_subject=oidc_subject)
     if password is not None:
         try:
             validate_password(password, user)
@@ -85,7 +89,12 @@ def staff_user_create(
     with transaction.atomic(durable=True):
         if StaffUser.objects.filter(email__iexact=email).exists():
             raise Conflict(f"a staff user with e-mail {email} exists")
-        user.save()
+        try:
+            with transaction.atomic():
+                user.save()
+        except IntegrityError:  # the same e-mail or IdP identity, created concurrently
+            raise Conflict(f"a staff user with e-mail {email} or this IdP identity "
+                           "exists") from None
         StaffRole.objects.bulk_create(StaffRole(user=user, role=Role(r)) for r in set(roles))
         ledger.record(
             actor=actor,
@@ -93,6 +102,48 @@ def staff_user_create(
             resource=f"staff:{user.id}",
             reason_code=reason_code,
             after=_state(user),
+        )
+    return user
+
+
+def staff_user_update(
+    *, actor: Actor, user: StaffUser, email: str | None = None, name: str | None = None,
+    reason_code: str | None = None,
+) -> StaffUser:
+    """Change a staff account's e-mail or name (the IdP's claims at each sign-in through it).
+    An e-mail another account holds is refused (409), not half-applied."""
+    actor.require(Perm.STAFF_MANAGE)
+    reason_code = actor.reason(reason_code)
+    changes: dict[str, str] = {}
+    if email is not None and email.strip().lower() != user.email:
+        email = email.strip().lower()
+        try:
+            if len(email) > MAX_EMAIL:
+                raise DjangoValidationError("too long")
+            validate_email(email)
+        except DjangoValidationError:
+            raise ValidationFailed(f"not an e-mail address: {email[:254]!r}") from None
+        changes["email"] = email
+    if name is not None and name != user.name:
+        _text(name, "name", MAX_NAME)
+        changes["name"] = name
+    if not changes:
+        return user
+    with transaction.atomic(durable=True):
+        before = _state(user)
+        if "email" in changes and StaffUser.objects.filter(
+                email__iexact=changes["email"]).exclude(pk=user.pk).exists():
+            raise Conflict(f"another staff user has the e-mail {changes['email']}")
+        for field, value in changes.items():
+            setattr(user, field, value)
+        try:
+            with transaction.atomic():
+                user.save(update_fields=list(changes))
+        except IntegrityError:
+            raise Conflict(f"another staff user has the e-mail {changes.get('email')}") from None
+        ledger.record(
+            actor=actor, action="STAFF_USER_UPDATED", resource=f"staff:{user.id}",
+            reason_code=reason_code, before=before, after=_state(user),
         )
     return user
 

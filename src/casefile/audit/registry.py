@@ -93,6 +93,8 @@ _ACTIONS = [
     # The operator's CLI (`casefile user`, `casefile token`) provisions accounts.
     ActionType("STAFF_USER_CREATED", "A staff account was created", Risk.HIGH, "staff",
                system_reason="ACCOUNT_PROVISIONING"),
+    ActionType("STAFF_USER_UPDATED", "A staff account's e-mail or name changed (the IdP's "
+               "claims at sign-in)", Risk.MEDIUM, "staff", system_reason="ACCOUNT_PROVISIONING"),
     ActionType("STAFF_ROLE_GRANTED", "A role was granted to staff", Risk.HIGH, "staff",
                system_reason="ACCOUNT_PROVISIONING"),
     ActionType("STAFF_ROLE_REVOKED", "A role was revoked from staff", Risk.MEDIUM, "staff",
