@@ -183,6 +183,26 @@ CONTENT_SECURITY_POLICY = (
     "object-src 'none'"
 )
 
+# OpenID Connect sign-in for the console (accounts.oidc, docs/sign-in.md). Off unless OIDC_ISSUER
+# is set; the local form stays for break-glass either way.
+OIDC_ISSUER = os.environ.get("OIDC_ISSUER", "").strip()  # exactly as discovery states it
+OIDC_CLIENT_ID = os.environ.get("OIDC_CLIENT_ID", "")
+OIDC_CLIENT_SECRET = os.environ.get("OIDC_CLIENT_SECRET", "")
+OIDC_SCOPES = os.environ.get("OIDC_SCOPES", "openid email profile groups")
+OIDC_GROUPS_CLAIM = os.environ.get("OIDC_GROUPS_CLAIM", "groups")
+# IdP group → Casefile role, e.g. "cf-admins=admin,cf-analysts=analyst" (a group may appear
+# more than once for several roles). Roles follow it at every sign-in.
+OIDC_ROLE_MAP = os.environ.get("OIDC_ROLE_MAP", "")
+OIDC_PROVIDER_NAME = os.environ.get("OIDC_PROVIDER_NAME", "your identity provider")
+# acr values that mean the IdP proved a second factor (comma-separated); amr is read too.
+OIDC_MFA_ACR = os.environ.get("OIDC_MFA_ACR", "")
+# A boolean claim that, when the IdP sends it as false, refuses the sign-in (empty: none).
+OIDC_ACTIVE_CLAIM = os.environ.get("OIDC_ACTIVE_CLAIM", "active")
+# The callback URL registered at the IdP, when the one built from the request is not it (a
+# proxy that does not pass the scheme or host).
+OIDC_REDIRECT_URI = os.environ.get("OIDC_REDIRECT_URI", "")
+OIDC_TIMEOUT_SECONDS = _env_int("OIDC_TIMEOUT_SECONDS", 10)
+
 # --- Object store and audit -----------------------------------------------------------------
 OBJECT_STORE_URL = os.environ.get("OBJECT_STORE_URL") or f"file://{VAR_DIR / 'objects'}"
 OBJECT_STORE_ENDPOINT_URL = os.environ.get("OBJECT_STORE_ENDPOINT_URL") or None

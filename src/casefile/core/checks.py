@@ -72,3 +72,13 @@ def _inside(path: Path, folder: Path) -> bool:
     except ValueError:
         return False
     return True
+
+
+@register(Tags.security)
+def oidc_is_configured(app_configs, **kwargs) -> list[Error]:
+    """With OIDC_ISSUER set, the rest must hold together: a wrong role map would refuse
+    everyone at the door, or give people a machine role."""
+    from casefile.accounts import oidc
+
+    return [Error(f"OpenID Connect sign-in: {problem}", hint="see docs/sign-in.md",
+                  id="casefile.E007") for problem in oidc.problems()]
