@@ -59,6 +59,11 @@ def open_browser(browser, live_server, audit_sequencer):
     contexts = []
 
     def sign_in(user, password: str):
+        """In full: the password, then a code from an authenticator app (enrolled for the
+        person here), which also counts as the step-up of the next few minutes."""
+        from tests.accounts.helpers import enrol_totp, totp_code
+
+        device = enrol_totp(user)
         context = browser.new_context(viewport={"width": 1400, "height": 900},
                                       base_url=live_server.url)
         context.set_default_timeout(10_000)
@@ -68,6 +73,9 @@ def open_browser(browser, live_server, audit_sequencer):
         page.fill("input[name=username]", user.email)
         page.fill("input[name=password]", password)
         page.click("button:has-text('Sign in')")
+        page.wait_for_url("**/account/verify/**")
+        page.fill("input[name=code]", totp_code(device))
+        page.click("button:has-text('Verify')")
         page.wait_for_url("**/cases/**")
         return page
 

@@ -47,6 +47,24 @@ CLI = Actor.system("tests")
 _emails = itertools.count(1)
 
 
+def _force_login_in_full(original):
+    """`force_login` stands for a sign-in completed in full: password, then the second factor
+    the console asks of administrators and of anyone with one — proven just now, so also within
+    the step-up window of CRITICAL actions. Tests of the second factor and of step-up sign in
+    through the pages, or move `second_factor_at` (tests/accounts/helpers.py)."""
+
+    def force_login(self, user, backend=None):
+        from tests.accounts.helpers import prove_second_factor
+
+        original(self, user, backend)
+        prove_second_factor(self)
+
+    return force_login
+
+
+Client.force_login = _force_login_in_full(Client.force_login)  # type: ignore[method-assign]
+
+
 @pytest.fixture(autouse=True)
 def _isolated_object_store(settings, tmp_path):
     from casefile.storage import get_store

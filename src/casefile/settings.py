@@ -63,6 +63,8 @@ INSTALLED_APPS = [
     "django_tasks",
     "django_tasks_db",
     "django_htmx",
+    "django_otp",
+    "django_otp.plugins.otp_totp",  # authenticator apps (accounts.factors)
     "ninja",  # serves Swagger UI from its own static files (no CDN, so the CSP holds)
     "casefile.core",
     "casefile.accounts",
@@ -91,6 +93,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "casefile.core.middleware.SecurityHeadersMiddleware",
+    "casefile.accounts.factors.SecondFactorMiddleware",  # after htmx: it answers htmx requests
 ]
 
 ROOT_URLCONF = "casefile.urls"
@@ -171,6 +174,22 @@ SESSION_COOKIE_AGE = _env_int("SESSION_HOURS", 10) * 3600  # the absolute timeou
 SESSION_IDLE_MINUTES = _env_int("SESSION_IDLE_MINUTES", 30)
 # CRITICAL actions need a second factor proven this recently (accounts.sessions).
 STEP_UP_SECONDS = _env_int("STEP_UP_SECONDS", 300)
+# Second factors (accounts.factors, docs/sign-in.md). Security keys: the relying party id (the
+# console's host name when empty) and the origins a browser may answer from (comma-separated;
+# when empty, the request's own scheme and host: set it behind a proxy that changes either).
+WEBAUTHN_RP_ID = os.environ.get("WEBAUTHN_RP_ID", "")
+WEBAUTHN_RP_NAME = os.environ.get("WEBAUTHN_RP_NAME", "Casefile")
+WEBAUTHN_ORIGINS = [o.strip() for o in os.environ.get("WEBAUTHN_ORIGINS", "").split(",")
+                    if o.strip()]
+# Authenticator apps: the name they show; after each wrong code the app's codes are refused for
+# 1, 2, 4, 8… seconds times this factor (django-otp's throttling).
+OTP_TOTP_ISSUER = os.environ.get("TOTP_ISSUER", "Casefile")
+OTP_TOTP_THROTTLE_FACTOR = _env_int("TOTP_THROTTLE_FACTOR", 1)
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True  # Django admin never shows a TOTP secret
+# The links `casefile user add` prints: how long one works (it works once), and the console's
+# address they start with (e.g. https://casefile.example.com; empty: a path on this site).
+ENROLMENT_LINK_HOURS = _env_int("ENROLMENT_LINK_HOURS", 72)
+CASEFILE_BASE_URL = os.environ.get("CASEFILE_BASE_URL", "")
 LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "accounts:login"

@@ -33,6 +33,9 @@ class Actor:
     user_agent: str = ""
     # Extra context written into every audit entry's metadata (e.g. the CLI, an impersonation id).
     context: dict[str, Any] = field(default_factory=dict)
+    # The request a member of staff acts through (never recorded): what proves a recent second
+    # factor for step-up (accounts.stepup). None in-process (the demo loader, a shell).
+    request: HttpRequest | None = field(default=None, compare=False, repr=False)
 
     @classmethod
     def staff(cls, user: StaffUser, *, request: HttpRequest | None = None, **context) -> Actor:
@@ -45,6 +48,7 @@ class Actor:
             ip_address=client_ip(request),
             user_agent=request.META.get("HTTP_USER_AGENT", "")[:512],
             context=context,
+            request=request,
         )
 
     @classmethod

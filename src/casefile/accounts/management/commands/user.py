@@ -1,7 +1,9 @@
 import getpass
 import sys
 
-from casefile.accounts import selectors, services
+from django.conf import settings
+
+from casefile.accounts import factors, selectors, services
 from casefile.accounts.roles import Role, sorted_roles
 from casefile.audit.actor import Actor
 from casefile.core.management.base import CasefileCommand
@@ -21,6 +23,9 @@ class Command(CasefileCommand):
                          help="read the password from standard input (else: no password, "
                               "API tokens only)")
         sub.add_parser("list", help="list staff users and their roles")
+        link = sub.add_parser("enrol-link", help="print a new enrolment link for a staff user "
+                                                 "(set a password, enrol a second factor)")
+        link.add_argument("email")
 
     def handle(self, *args, verb, **options):
         if verb == "list":
@@ -28,6 +33,9 @@ class Command(CasefileCommand):
                 roles = ",".join(sorted_roles(g.role for g in user.role_grants.all()))
                 state = "" if user.is_active else " (inactive)"
                 self.stdout.write(f"{user.id}\t{user.email}\t{roles}{state}")
+            return
+        if verb == "enrol-link":
+            self._link(selectors.staff_user_get(email=options["email"]))
             return
         password = None
         if options["password_stdin"]:
@@ -41,3 +49,12 @@ class Command(CasefileCommand):
         )  # the operator's CLI records the registry's reason for the action, not one of its own
         self.stdout.write(f"created {user.email} ({user.id}) with roles "
                           f"{', '.join(sorted_roles(user.roles))}")
+        self._link(user)
+
+    def _link(self, user) -> None:
+        """Single use (setting the password spends it), ENROLMENT_LINK_HOURS long. It is the
+        way back in after a lost second factor too: give a new one."""
+        required = ", required for admin" if Role.ADMIN in user.roles else ""
+        self.stdout.write(f"enrolment link for {user.email} (works once, for "
+                          f"{settings.ENROLMENT_LINK_HOURS} hours; sets a password, then a "
+                          f"second factor{required}): {factors.enrolment_link(user)}")
