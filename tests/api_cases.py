@@ -33,9 +33,15 @@ class Endpoint:
 
     # The body is a multipart form (a file upload), not JSON.
     multipart: bool = False
+    # The call steps up (accounts.stepup): it carries a current authenticator-app code.
+    step_up: bool = False
 
     def send(self, client, path: str, body: dict[str, Any] | None):
         """Make the call with `client` (a tests.conftest.ApiClient)."""
+        if self.step_up and client.token:
+            from tests.accounts.helpers import totp_header
+
+            return client.call(self.method, path, body, **totp_header(client))
         if not self.multipart:
             return client.call(self.method, path, body)
         headers = {"Authorization": f"Bearer {client.token}"} if client.token else {}
@@ -126,7 +132,7 @@ HOLD_ENDPOINTS = [
     # The approvals route again, for a hold's release: only legal decides it; approving writes
     # the decision (the approver's) and the release (the requester's, naming the approver).
     Endpoint("POST", "/api/v1/platform/approvals/{approval_id}/approve", Perm.HOLDS_RELEASE,
-             params=_pending_release, body={"reason_code": "LEGAL_REQUEST"},
+             params=_pending_release, body={"reason_code": "LEGAL_REQUEST"}, step_up=True,
              audit=("APPROVAL_DECIDED", "LEGAL_HOLD_RELEASED")),
 ]
 

@@ -229,7 +229,7 @@ ENDPOINTS = [
     Endpoint("GET", "/api/v1/platform/approvals", Perm.PLATFORM_VIEW),
     Endpoint("POST", "/api/v1/platform/approvals/{approval_id}/approve", Perm.BILLING_CREDIT,
              params=lambda u: _pending_credit(), body={"reason_code": "COMPLIANCE_REVIEW"},
-             audit=("APPROVAL_DECIDED", "BILLING_CREDIT_ADD")),
+             step_up=True, audit=("APPROVAL_DECIDED", "BILLING_CREDIT_ADD")),
     Endpoint("POST", "/api/v1/platform/approvals/{approval_id}/reject", Perm.BILLING_CREDIT,
              params=lambda u: _pending_credit(), body={"reason_code": "COMPLIANCE_REVIEW"},
              audit=("APPROVAL_DECIDED",)),
@@ -412,6 +412,9 @@ def test_role_access(endpoint: Endpoint, role: Role):
     expected = endpoint.ok if allowed else 403
     assert response.status_code == expected, response.content
     written = list(AuditEntry.objects.filter(seq__gt=last_seq).order_by("seq"))
+    if endpoint.step_up:  # the code the call carried, proven whatever the call then does
+        assert [e.action for e in written[:1]] == ["STAFF_SECOND_FACTOR_PROVEN"]
+        written = written[1:]
     if not allowed:
         assert response.json()["error"]["code"] == "forbidden"
         assert written == []

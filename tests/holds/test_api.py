@@ -9,6 +9,7 @@ import pytest
 from casefile.accounts.roles import Role
 from casefile.holds.models import LegalHold
 from casefile.storage import get_store
+from tests.accounts.helpers import totp_header
 from tests.cases.helpers import open_case
 from tests.evidence.helpers import upload
 
@@ -78,7 +79,7 @@ def test_release_through_the_approvals_endpoints(api_as, django_capture_on_commi
     assert admin.status_code == 403
     with django_capture_on_commit_callbacks(execute=True):
         done = approver.call("POST", f"/api/v1/platform/approvals/{approval['id']}/approve",
-                             {"reason_code": "LEGAL_REQUEST"})
+                             {"reason_code": "LEGAL_REQUEST"}, **totp_header(approver))
     assert done.status_code == 200, done.content
     body = done.json()
     assert body["status"] == "done" and body["command_id"] is None

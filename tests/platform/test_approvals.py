@@ -13,6 +13,7 @@ from casefile.core.errors import Conflict, ValidationFailed
 from casefile.core.timeutil import now
 from casefile.platform import services
 from casefile.platform.models import Approval, OutboxCommand, PlatformUser, Tenant
+from tests.accounts.helpers import totp_header
 from tests.conftest import CLI, ApiClient, make_staff, token_for
 from tests.conftest import CommittingClient as Client
 
@@ -36,10 +37,11 @@ def test_the_applied_entry_names_the_requester_as_they_asked_and_the_approver_as
     assert asked.status_code == 202
     approval_id = asked.json()["approval"]["id"]
     assert asked.json()["approval"]["requested_ip"] == "198.51.100.7"
-    approved = ApiClient(token_for(admin)).call(
+    approver = ApiClient(token_for(admin))
+    approved = approver.call(
         "POST", f"/api/v1/platform/approvals/{approval_id}/approve",
         {"reason_code": "COMPLIANCE_REVIEW"}, REMOTE_ADDR="203.0.113.9",
-        HTTP_USER_AGENT="admin-browser/2.0")
+        HTTP_USER_AGENT="admin-browser/2.0", **totp_header(approver))  # step-up
     assert approved.status_code == 200, approved.content
     applied = AuditEntry.objects.get(action="BILLING_CREDIT_ADD")
     assert (applied.actor_user_id, applied.ip_address, applied.user_agent) == (

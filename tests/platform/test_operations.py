@@ -9,6 +9,7 @@ from casefile.core.errors import Conflict, NotFound, PermissionDenied, Validatio
 from casefile.core.timeutil import now
 from casefile.platform import services
 from casefile.platform.models import Approval, Impersonation, OutboxCommand, Tenant
+from tests.accounts.helpers import totp_header
 from tests.conftest import ApiClient, make_staff, token_for
 
 pytestmark = pytest.mark.django_db
@@ -234,7 +235,8 @@ def test_operation_over_http_and_four_eyes_inbox(tenant, settings):
     decision = {"reason_code": "COMPLIANCE_REVIEW"}
     assert support.call("POST", f"/api/v1/platform/approvals/{approval_id}/approve",
                         decision).status_code == 403
-    approved = admin.call("POST", f"/api/v1/platform/approvals/{approval_id}/approve", decision)
+    approved = admin.call("POST", f"/api/v1/platform/approvals/{approval_id}/approve", decision,
+                          **totp_header(admin))  # step-up
     assert approved.status_code == 200
     assert approved.json()["after"]["credit_balance_cents"] == 550
 

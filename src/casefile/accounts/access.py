@@ -2,6 +2,7 @@
 
 from django.http import HttpRequest
 
+from casefile.accounts import stepup
 from casefile.accounts.permissions import Perm
 from casefile.audit.actor import Actor
 from casefile.core.errors import NotAuthenticated
@@ -13,6 +14,7 @@ def actor_of(request: HttpRequest) -> Actor:
     user = getattr(request, "auth", None) or getattr(request, "user", None)
     if user is None or not getattr(user, "is_authenticated", False):
         raise NotAuthenticated("sign in or send an API token")
+    stepup.prove_by_header(request, user)  # an API call's X-Casefile-TOTP, checked once
     # While someone impersonates a platform user, every entry they cause says so.
     session = active_impersonation_id(user.pk)
     context = {"impersonation_id": session} if session else {}

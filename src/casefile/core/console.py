@@ -21,6 +21,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 
 from casefile.accounts.access import actor_of
 from casefile.accounts.permissions import Perm, has_perm
+from casefile.accounts.stepup import StepUpRequired, redirect_to_step_up
 from casefile.audit import ledger
 from casefile.audit.registry import REASON_CODES
 from casefile.core.errors import AppError, ValidationFailed
@@ -79,6 +80,8 @@ def screen(perm: Perm) -> Callable:
 
 
 def _error(request: HttpRequest, exc: AppError) -> HttpResponse:
+    if isinstance(exc, StepUpRequired):  # to the verify page, then back to the form's page
+        return redirect_to_step_up(request, back(request))
     if request.method == "POST" and exc.status not in (403, 404):
         if getattr(request, "htmx", False):  # shown where the preview would have been
             return render(request, "console/_problem.html", {"error": exc})

@@ -25,6 +25,7 @@ from django.db import transaction
 
 from casefile.accounts.models import StaffUser
 from casefile.accounts.permissions import Perm, has_perm
+from casefile.accounts.stepup import require_step_up
 from casefile.audit import ledger
 from casefile.audit.actor import Actor
 from casefile.audit.snapshot import snapshot
@@ -127,6 +128,8 @@ def operation_request(*, actor: Actor, operation: str, params: dict[str, Any],
     parsed = op.parse(params)
     if op.critical and not ticket_ref:
         raise ValidationFailed(f"{op.action} is CRITICAL: a ticket reference is required")
+    if op.critical:
+        require_step_up(actor)  # a second factor proven in the last few minutes
     if parsed.case_id:  # the entry will say it was taken from this case: it must be one
         from casefile.cases.models import Case  # cases build on platform, not the reverse
 
@@ -227,6 +230,8 @@ def approval_decide(*, actor: Actor, approval: Approval, approve: bool,
     revoked), is closed as such — recorded — and refused."""
     op = operation_named(approval.operation)
     actor.require(op.perm)
+    if approve:  # approving makes a four-eyes request take effect: a step-up, like CRITICAL
+        require_step_up(actor)
     with transaction.atomic(durable=True):
         approval = Approval.objects.select_for_update().get(pk=approval.pk)
         if approval.status != "pending":
