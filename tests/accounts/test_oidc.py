@@ -404,6 +404,87 @@ def test_a_password_alone_at_the_idp_is_no_second_factor(client, oidc_on):
     assert session.second_factor == "" and session.second_factor_at is None
 
 
+def step_up(client, idp, login="alice", next_url="/platform/approvals/"):
+    start = client.get(f"/login/oidc/?step_up=1&next={next_url}")
+    assert start.status_code == 302, start.content[:500]
+    query = parse_qs(urlsplit(start["Location"]).query)
+    assert query["prompt"] == ["login"] and query["max_age"] == ["0"]
+    return client.get(back_to(idp.log_in(start["Location"], login)))
+
+
+def test_a_step_up_at_the_idp_proves_a_second_factor_in_this_session(client, oidc_on):
+    oidc_on.users(**person(["cf-analysts"], amr=["pwd"]))
+    sign_in(client, oidc_on)
+    session = StaffSession.objects.get(user__oidc_subject="alice")
+    assert session.second_factor_at is None
+    oidc_on.users(**person(["cf-analysts"], amr=["pwd", "hwk"]))  # the IdP asks for a key
+    response = step_up(client, oidc_on)
+    assert response.status_code == 302 and response["Location"] == "/platform/approvals/"
+    session.refresh_from_db()  # the same session, not a new sign-in
+    assert session.second_factor == "idp:pwd+hwk" and session.second_factor_at is not None
+    proven = entries("STAFF_SECOND_FACTOR_PROVEN")[-1]
+    assert proven.metadata["factor"] == "idp:pwd+hwk"
+    assert len(entries("STAFF_SIGNED_IN")) == 1
+
+
+def test_a_step_up_with_a_password_only_proves_nothing(client, oidc_on):
+    oidc_on.users(**person(["cf-analysts"], amr=["pwd"]))
+    sign_in(client, oidc_on)
+    response = step_up(client, oidc_on)
+    assert_refused(response, 403, "did not prove a second factor", signed_out=False)
+    assert StaffSession.objects.get(user__oidc_subject="alice").second_factor_at is None
+    assert entries("STAFF_SIGN_IN_FAILED")[-1].metadata["reason"] == (
+        "oidc: step-up: no second factor in amr/acr")
+    assert client.get("/cases/").status_code == 200  # still signed in
+
+
+def test_a_step_up_as_someone_else_proves_nothing_and_switches_nobody(client, oidc_on):
+    oidc_on.users(**person(["cf-analysts"], amr=["pwd"]),
+                  **person(["cf-admins"], login="mallory", amr=["pwd", "otp"]))
+    sign_in(client, oidc_on)
+    alice = StaffUser.objects.get(oidc_subject="alice")
+    response = step_up(client, oidc_on, login="mallory")
+    assert_refused(response, 403, "as someone else", signed_out=False)
+    assert client.session["_auth_user_id"] == alice.pk
+    assert StaffSession.objects.get(user=alice).second_factor_at is None
+    assert not StaffUser.objects.filter(oidc_subject="mallory").exists()
+
+
+def test_a_step_up_asks_for_the_multi_factor_acr(client, oidc_on, settings):
+    settings.OIDC_MFA_ACR = "urn:casefile:test:mfa"
+    oidc_on.users(**person(["cf-analysts"], amr=["pwd"]))
+    sign_in(client, oidc_on)
+    start = client.get("/login/oidc/?step_up=1")
+    assert parse_qs(urlsplit(start["Location"]).query)["acr_values"] == [
+        "urn:casefile:test:mfa"]
+
+
+def test_only_someone_signed_in_through_the_idp_steps_up_there(client, oidc_on):
+    assert_refused(client.get("/login/oidc/?step_up=1"), 400, "Only someone signed in")
+    local = make_staff(Role.ANALYST, password="a long local password")
+    client.force_login(local)
+    assert_refused(client.get("/login/oidc/?step_up=1"), 400, "Only someone signed in",
+                   signed_out=False)
+
+
+def test_the_step_up_button_shows_for_idp_sessions_only(rf, oidc_on):
+    from django.contrib.auth.models import AnonymousUser
+    from django.template import Context, Template
+
+    page = Template("{% load oidc %}{% oidc_step_up '/platform/approvals/' %}")
+    request = rf.get("/account/verify/")
+    request.user = AnonymousUser()
+    assert "Prove it" not in page.render(Context({"request": request}))
+    request.user = make_staff(Role.ANALYST)
+    assert "Prove it" not in page.render(Context({"request": request}))
+    StaffUser.objects.filter(pk=request.user.pk).update(oidc_issuer=oidc_on.issuer,
+                                                         oidc_subject="x")
+    request.user.refresh_from_db()
+    html = page.render(Context({"request": request}))
+    assert "Prove it with Test IdP" in html
+    assert "/login/oidc/?step_up=1&amp;next=%2Fplatform%2Fapprovals%2F" in html
+
+
 @pytest.mark.parametrize(("amr", "acr", "expected"), [
     (["pwd"], None, None),
     (["pwd", "kba"], None, None),  # two things known are one factor

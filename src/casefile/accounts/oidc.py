@@ -32,7 +32,7 @@ from authlib.integrations.django_client import DjangoOAuth2App
 from authlib.integrations.django_client.integration import DjangoIntegration
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 from joserfc.errors import JoseError
 
@@ -46,6 +46,7 @@ logger = logging.getLogger(__name__)
 
 NAME = "casefile-oidc"  # Authlib keeps its state under this name in the session
 NEXT_KEY = "oidc_next"
+STEP_UP_KEY = "oidc_step_up"
 LEEWAY_SECONDS = 120  # clock skew allowed on exp/iat, Authlib's default
 METADATA_SECONDS = 3600  # discovery and JWKS are read again after this long
 MAX_SUBJECT = 255  # StaffUser.oidc_subject
@@ -100,10 +101,23 @@ class SignedIn:
     amr: list[str]
     acr: str | None
     second_factor: str | None
+    auth_time: int | None = None  # when the IdP authenticated the person (epoch seconds)
+    step_up_since: int | None = None  # set when this was a step-up: when it was asked for
 
     def session_data(self) -> dict[str, Any]:
         """What `request.session["oidc"]` holds: the lead's sessions put it in the ledger."""
         return {"iss": self.issuer, "sub": self.subject, "amr": self.amr, "acr": self.acr}
+
+    def step_up_problem(self) -> str | None:
+        """Why this answer does not prove a second factor now (None: it does). The IdP was
+        asked to authenticate afresh (prompt=login, max_age=0), so its auth_time must be no
+        older than the request; and its amr or acr must say more than a password."""
+        assert self.step_up_since is not None
+        if self.auth_time is None or self.auth_time < self.step_up_since - LEEWAY_SECONDS:
+            return "no fresh auth_time"
+        if self.second_factor is None:
+            return "no second factor in amr/acr"
+        return None
 
 
 def enabled() -> bool:
@@ -243,17 +257,33 @@ def redirect_uri(request: HttpRequest, cfg: Config) -> str:
     return cfg.redirect_uri or request.build_absolute_uri(reverse("accounts:oidc_callback"))
 
 
-def start(request: HttpRequest, *, next_url: str) -> HttpResponse:
-    """Send the browser to the IdP (state, nonce and the PKCE verifier stay in the session)."""
+def start(request: HttpRequest, *, next_url: str, step_up: bool = False) -> HttpResponse:
+    """Send the browser to the IdP (state, nonce and the PKCE verifier stay in the session).
+
+    `step_up`: someone signed in through the IdP proves a second factor there again for a
+    CRITICAL action: the IdP is asked to authenticate afresh (`prompt=login`, `max_age=0`)
+    and, when OIDC_MFA_ACR is set, for those acr values."""
     cfg = config()
     client = _client(cfg)
     _metadata(client, cfg)
+    params: dict[str, Any] = {}
+    if step_up:
+        params = {"prompt": "login", "max_age": 0}
+        if cfg.mfa_acr:
+            params["acr_values"] = " ".join(sorted(cfg.mfa_acr))
+    uri = redirect_uri(request, cfg)
     try:
-        response = client.authorize_redirect(request, redirect_uri(request, cfg))
+        authorization = client.create_authorization_url(uri, **params)
     except (requests.RequestException, ValueError, RuntimeError) as exc:
         raise _unreachable(cfg, exc) from None
+    state = authorization["state"]
+    client.save_authorize_data(request, redirect_uri=uri, **authorization)
     request.session[NEXT_KEY] = next_url
-    return response
+    if step_up:
+        request.session[STEP_UP_KEY] = {"state": state, "since": int(time.time())}
+    else:
+        request.session.pop(STEP_UP_KEY, None)
+    return HttpResponseRedirect(authorization["url"])
 
 
 def take_next(request: HttpRequest) -> str:
@@ -326,9 +356,32 @@ def complete(request: HttpRequest) -> SignedIn:
                       reason="unusable sub claim", status=400)
     claims = {**_userinfo(client, cfg, metadata, token, subject), **_profile(id_claims)}
     amr, acr = _amr(id_claims.get("amr")), _acr(id_claims.get("acr"))
+    auth_time = id_claims.get("auth_time")
+    step_up = request.session.pop(STEP_UP_KEY, None)
+    if isinstance(step_up, dict) and step_up.get("state") == state and not _is_signed_in_as(
+            request, cfg.issuer, subject):
+        # A step-up proves something about the person signed in here, and nobody else.
+        raise Refused("You proved your identity at the identity provider as someone else than "
+                      "the person signed in here, so nothing was proven.",
+                      reason="step-up as another IdP subject", claimed=subject)
     user = _account(request, cfg, subject, claims)
     return SignedIn(user=user, issuer=cfg.issuer, subject=subject, amr=amr, acr=acr,
-                    second_factor=second_factor(amr, acr, cfg.mfa_acr))
+                    second_factor=second_factor(amr, acr, cfg.mfa_acr),
+                    auth_time=int(auth_time) if isinstance(auth_time, int | float) else None,
+                    step_up_since=step_up["since"] if isinstance(step_up, dict)
+                    and step_up.get("state") == state else None)
+
+
+def _is_signed_in_as(request: HttpRequest, issuer: str, subject: str) -> bool:
+    user = getattr(request, "user", None)
+    return bool(user is not None and user.is_authenticated
+                and (user.oidc_issuer, user.oidc_subject) == (issuer, subject))
+
+
+def may_step_up(user: Any) -> bool:
+    """Whether this person proves a step-up at the configured IdP (they signed in through it)."""
+    return bool(enabled() and user is not None and user.is_authenticated
+                and user.oidc_subject and user.oidc_issuer == settings.OIDC_ISSUER)
 
 
 _PROTOCOL_CLAIMS = frozenset({"iss", "aud", "exp", "iat", "nbf", "nonce", "azp", "at_hash",

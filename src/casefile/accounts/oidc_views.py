@@ -45,8 +45,13 @@ def _misconfigured(request: HttpRequest, exc: ImproperlyConfigured) -> HttpRespo
 def oidc_start(request: HttpRequest) -> HttpResponse:
     if not oidc.enabled():
         raise Http404("OpenID Connect sign-in is not configured")
+    step_up = request.GET.get("step_up") == "1"
+    if step_up and not oidc.may_step_up(request.user):
+        return _refused(request, "Only someone signed in through the identity provider proves "
+                        "a second factor there.", 400)
     try:
-        return oidc.start(request, next_url=_safe_next(request, request.GET.get("next", "")))
+        return oidc.start(request, next_url=_safe_next(request, request.GET.get("next", "")),
+                          step_up=step_up)
     except oidc.Refused as exc:
         return _refused(request, exc.message, exc.status)
     except ImproperlyConfigured as exc:
@@ -70,10 +75,29 @@ def oidc_callback(request: HttpRequest) -> HttpResponse:
     except ImproperlyConfigured as exc:
         return _misconfigured(request, exc)
     next_url = _safe_next(request, oidc.take_next(request))
+    if signed_in.step_up_since is not None:
+        return _step_up_done(request, signed_in, next_url)
     # The only backend there is loads the user on later requests; named, so another backend
     # added later (a second factor's) does not make login() ask which one.
     login(request, signed_in.user, backend=settings.AUTHENTICATION_BACKENDS[0])
     request.session["oidc"] = signed_in.session_data()
     sessions.session_begin(request, signed_in.user, method="oidc",
                            second_factor=signed_in.second_factor)
+    return redirect(next_url or settings.LOGIN_REDIRECT_URL)
+
+
+def _step_up_done(request: HttpRequest, signed_in: oidc.SignedIn, next_url: str) -> HttpResponse:
+    """The IdP authenticated the person signed in here again: their session's second factor is
+    proven now, if the IdP did authenticate afresh and with more than a password."""
+    problem = signed_in.step_up_problem()
+    if problem is not None:
+        sessions.sign_in_failed(request, email_or_subject=signed_in.subject,
+                                reason=f"oidc: step-up: {problem}", user=signed_in.user)
+        return _refused(request, f"{settings.OIDC_PROVIDER_NAME} signed you in again but did "
+                        "not prove a second factor, so this action still needs one. Use a "
+                        "method with a second factor there, or a factor enrolled in Casefile.",
+                        403)
+    assert signed_in.second_factor is not None
+    request.session["oidc"] = signed_in.session_data()
+    sessions.session_prove_second_factor(request, factor=signed_in.second_factor)
     return redirect(next_url or settings.LOGIN_REDIRECT_URL)
