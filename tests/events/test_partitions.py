@@ -182,6 +182,8 @@ def test_purge_drops_old_months_and_keeps_the_rows_linked_to_cases(staff_factory
     analyst, case = link(staff_factory, evidence)
     rollup(at(2025, 1, 10, 7), "dropped")
     rollup(at(2025, 3, 5, 7), "kept")
+    with connection.cursor() as cursor:  # left by a run that stopped between swap and drop
+        cursor.execute("CREATE TABLE event_purged_y2024m12 (LIKE event)")
 
     # The cutoff (2025-02-15) is inside February: January ended before it, February did not.
     days = (datetime.now(UTC) - at(2025, 2, 15)).days
@@ -190,6 +192,10 @@ def test_purge_drops_old_months_and_keeps_the_rows_linked_to_cases(staff_factory
     assert dropped["event_y2025m01"] == 1
     assert "event_y2025m02" not in dropped and "event_y2025m03" not in dropped
     assert not result.busy and result.deleted == 0
+    # The old partition, detached by the swap, was dropped after it (and the one left over).
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_class WHERE relname LIKE 'event_purged_%%'")
+        assert cursor.fetchone()[0] == 0
     assert sorted(Event.objects.filter(occurred_at__lt=at(2025, 4))
                   .values_list("message", flat=True)) == ["old 4", "recent"]
     # The linked event is still a whole event, in its month's (new) partition, and readable

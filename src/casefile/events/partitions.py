@@ -12,6 +12,7 @@ would wait for every running query on `event` and stop every new one behind it.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -23,6 +24,7 @@ from django.db.backends.utils import CursorWrapper
 # two ingesters meeting a new month create it once and the other one then finds it.
 LOCK = 0x6576_7074  # "evpt"
 NAME = re.compile(r"^event_y(\d{4})m(\d{2})$")
+PURGED = "event_purged_"  # + y2026m09: a month's old partition, detached by retention
 
 # Months whose partition this process saw committed. Retention replaces a month's partition
 # in the same transaction as it drops it, so a month never stops having one; a batch whose
@@ -128,6 +130,7 @@ class Dropped:
     partition: str
     kept: int  # rows linked to a case, kept in the month's new partition
     dropped_about: int | None  # the planner's count of the old partition's rows, less `kept`
+    locked_ms: int  # how long `event` was held for the swap
 
 
 class Busy(Exception):
@@ -137,9 +140,13 @@ class Busy(Exception):
 def partition_drop_keeping_linked(partition: Partition, *,
                                   lock_timeout_ms: int = 2000) -> Dropped | None:
     """Replace a month's partition by one holding only its rows linked to a case, in one
-    transaction: create the new table, copy the linked rows into it, detach and drop the old
-    partition, attach the new table for the same range. None when every row the month holds
-    is linked already (an earlier run dropped the rest); Busy when `event` stayed locked.
+    transaction: create the new table, copy the linked rows into it, detach the old partition
+    (renamed `event_purged_…`), attach the new table for the same range. The old partition
+    is dropped once that has committed: a drop removes the table's files at commit, which for
+    a month of events (gigabytes) can take seconds on some file systems (2 s for 6 GB here),
+    and `event` would stay locked meanwhile; detached, it holds up nobody. None when every row
+    the month holds is linked already (an earlier run dropped the rest); Busy when `event`
+    stayed locked.
 
     The whole table is locked (ACCESS EXCLUSIVE) for the transaction, which lasts as long as
     copying the month's linked rows takes. It is taken first and with a timeout: a query on
@@ -156,6 +163,8 @@ def partition_drop_keeping_linked(partition: Partition, *,
                        "(SELECT 1 FROM case_event l WHERE l.event_id = e.id))")
         if not cursor.fetchone()[0]:
             return None
+    partitions_drop_purged()  # a run that stopped between its swap and its drop
+    started = time.perf_counter()
     try:
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute(f"SET LOCAL lock_timeout = {int(lock_timeout_ms)}")
@@ -174,7 +183,7 @@ def partition_drop_keeping_linked(partition: Partition, *,
                            "WHERE e.id = ANY(ARRAY(SELECT DISTINCT event_id FROM case_event))")
             kept = cursor.rowcount
             cursor.execute(f"ALTER TABLE event DETACH PARTITION {name}")
-            cursor.execute(f"DROP TABLE {name}")
+            cursor.execute(f"ALTER TABLE {name} RENAME TO {PURGED}{name.removeprefix('event_')}")
             cursor.execute(f"ALTER TABLE {keep} RENAME TO {name}")
             cursor.execute(f"ALTER TABLE event ATTACH PARTITION {name} FOR VALUES "
                            f"{partition.bounds_sql()}")
@@ -182,8 +191,25 @@ def partition_drop_keeping_linked(partition: Partition, *,
         if getattr(exc.__cause__, "sqlstate", None) == "55P03":  # lock_not_available
             raise Busy(name) from exc
         raise
+    locked_ms = round((time.perf_counter() - started) * 1000)
+    partitions_drop_purged()
     return Dropped(partition=name, kept=kept,
-                   dropped_about=max(estimate - kept, 0) if estimate >= 0 else None)
+                   dropped_about=max(estimate - kept, 0) if estimate >= 0 else None,
+                   locked_ms=locked_ms)
+
+
+def partitions_drop_purged() -> list[str]:
+    """Drop the old partitions retention detached (`event_purged_y2026m09`), each in its own
+    transaction; returns their names."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT relname FROM pg_class WHERE relkind = 'r' "
+                       "AND relnamespace = current_schema()::regnamespace AND relname ~ %s",
+                       [f"^{PURGED}y[0-9]{{4}}m[0-9]{{2}}$"])
+        names = [name for (name,) in cursor.fetchall()]
+    for name in names:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(f"DROP TABLE IF EXISTS {name}")
+    return names
 
 
 def forget() -> None:

@@ -193,7 +193,8 @@ class PurgeResult:
     def as_dict(self) -> dict:
         return {"deleted": self.deleted,
                 "dropped": [{"partition": d.partition, "kept": d.kept,
-                             "dropped_about": d.dropped_about} for d in self.dropped],
+                             "dropped_about": d.dropped_about, "locked_ms": d.locked_ms}
+                            for d in self.dropped],
                 "busy": self.busy, "rollups_deleted": self.rollups_deleted}
 
 
