@@ -427,6 +427,15 @@ def test_a_step_up_at_the_idp_proves_a_second_factor_in_this_session(client, oid
     assert len(entries("STAFF_SIGNED_IN")) == 1
 
 
+def test_the_verify_page_offers_the_idp_to_someone_signed_in_through_it(client, oidc_on):
+    oidc_on.users(**person(["cf-analysts"], amr=["pwd"]))
+    sign_in(client, oidc_on)
+    page = client.get("/account/verify/?next=/platform/approvals/")
+    assert page.status_code == 200
+    assert b"Prove it with Test IdP" in page.content
+    assert b"/login/oidc/?step_up=1&amp;next=%2Fplatform%2Fapprovals%2F" in page.content
+
+
 def test_a_step_up_with_a_password_only_proves_nothing(client, oidc_on):
     oidc_on.users(**person(["cf-analysts"], amr=["pwd"]))
     sign_in(client, oidc_on)
