@@ -18,6 +18,7 @@ from casefile.cases.selectors import queue
 from casefile.core import demo
 from casefile.events.models import Event
 from casefile.platform.models import Approval, OutboxCommand, PlatformUser, Tenant
+from tests.accounts.helpers import prove_second_factor
 from tests.conftest import CommittingClient as Client
 
 pytestmark = pytest.mark.django_db
@@ -61,6 +62,9 @@ def test_demo_loads_once_and_a_second_run_changes_nothing(capsys, monkeypatch):
     assert {Role.ANALYST, Role.SUPPORT, Role.OPS, Role.ADMIN} <= roles
     client = Client()
     assert client.login(username=demo.SIGN_IN.email, password=PASSWORD)
+    # An administrator: the console asks for a second factor first (accounts.factors).
+    assert client.get("/cases/")["Location"].startswith("/account/factors/")
+    prove_second_factor(client)
     assert client.get("/cases/").status_code == 200
 
     # Cases in every status, with notes, tags and event links; one breached, one breaching

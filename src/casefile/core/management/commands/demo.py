@@ -1,6 +1,7 @@
 import os
 import sys
 
+from casefile.accounts.roles import Role
 from casefile.core.demo import SIGN_IN, demo_load
 from casefile.core.management.base import CasefileCommand
 
@@ -40,3 +41,6 @@ class Command(CasefileCommand):
                               "hashed)")
         elif not result.password:
             self.stdout.write("with the password set when the demo was first loaded")
+        if Role.ADMIN in SIGN_IN.roles:
+            self.stdout.write("an administrator: at the first sign-in the console asks you to "
+                              "enrol a second factor (an authenticator app or a security key)")
