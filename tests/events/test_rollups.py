@@ -9,9 +9,17 @@ import orjson
 import pytest
 from django.db import connection, connections, transaction
 
-from casefile.events.models import Event, EventRollup
+from casefile.events.issues import templates_register
+from casefile.events.models import (
+    Event,
+    EventRollup,
+    EventRollupDay,
+    EventRollupTotal,
+    EventTemplate,
+    UnplacedFingerprint,
+)
 from casefile.events.normalise import normalise
-from casefile.events.rollups import rollups_rebuild
+from casefile.events.rollups import rollups_add, rollups_drop, rollups_rebuild
 from casefile.events.store import store_batch
 from tests.events.helpers import ingest
 
@@ -19,7 +27,7 @@ pytestmark = pytest.mark.django_db
 postgresql = pytest.mark.skipif(connection.vendor != "postgresql",
                                 reason="concurrent writers: SQLite has one writer at a time")
 
-BASE = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
+BASE = datetime(2026, 11, 24, 20, 0, tzinfo=UTC)  # the events cross a midnight
 LEVELS = ["error", "warning", "info", "debug"]
 
 
@@ -46,8 +54,20 @@ def counted_from_events() -> dict[tuple, tuple[int, datetime, datetime]]:
 
 
 def rollups() -> dict[tuple, tuple[int, datetime, datetime]]:
-    return {(r.hour, r.fingerprint, r.severity): (r.count, r.first_seen, r.last_seen)
-            for r in EventRollup.objects.all()}
+    """The hour rows, after checking that the days and totals agree with them."""
+    hours = {(r.hour, r.fingerprint, r.severity): (r.count, r.first_seen, r.last_seen)
+             for r in EventRollup.objects.all()}
+    days: dict[tuple, list] = {}
+    totals: dict[tuple, int] = {}
+    for (hour, fp, severity), (count, first, last) in hours.items():
+        day = days.setdefault((hour.replace(hour=0), fp, severity), [0, first, last])
+        day[0] += count
+        day[1], day[2] = min(day[1], first), max(day[2], last)
+        totals[(hour, severity)] = totals.get((hour, severity), 0) + count
+    assert {(r.day, r.fingerprint, r.severity): [r.count, r.first_seen, r.last_seen]
+            for r in EventRollupDay.objects.all()} == days
+    assert {(r.hour, r.severity): r.count for r in EventRollupTotal.objects.all()} == totals
+    return hours
 
 
 def test_ingest_counts_every_stored_event_in_its_hour():
@@ -89,10 +109,10 @@ def test_rebuild_recomputes_hours_from_the_events():
     ingest(records(80))
     expected = rollups()
     # A bulk load around ingest: events without rollups, and a stray rollup of no event.
-    EventRollup.objects.all().delete()
-    EventRollup.objects.create(hour=BASE - timedelta(days=3), fingerprint="stray", severity=3,
-                               count=5, first_seen=BASE - timedelta(days=3),
-                               last_seen=BASE - timedelta(days=3))
+    for model in (EventRollup, EventRollupDay, EventRollupTotal):
+        model.objects.all().delete()
+    lost = stray(BASE - timedelta(days=3))
+    rollups_add([lost])
     # Mid-hour bounds rebuild the whole hours they touch, and only those.
     counted = rollups_rebuild(BASE + timedelta(minutes=30), BASE + timedelta(hours=2, minutes=5))
     rebuilt = rollups()
@@ -103,9 +123,14 @@ def test_rebuild_recomputes_hours_from_the_events():
     assert counted == sum(v[0] for k, v in expected.items() if k[0] in hours)
     # Over everything (no bounds: from the first event to the last), with the stray outside.
     assert rollups_rebuild() == 80
-    assert {k: v for k, v in rollups().items() if k[1] != "stray"} == expected
+    assert {k: v for k, v in rollups().items() if k[1] != lost.fingerprint} == expected
     assert rollups_rebuild(BASE - timedelta(days=4), BASE + timedelta(days=1)) == 80
     assert rollups() == expected
+
+
+def stray(at: datetime):
+    return normalise({"message": "stray", "timestamp": at.isoformat()}, default_source="tests",
+                     received_at=at)
 
 
 def test_rebuild_of_nothing_is_nothing():
@@ -171,10 +196,8 @@ def test_the_fallback_after_a_lost_race_counts_only_what_it_stored():
     assert rollups() == counted_from_events()
 
 
-def test_migration_0006_counts_the_events_stored_before_rollups():
+def test_migrations_0006_and_0008_count_the_events_stored_before_rollups():
     from importlib import import_module
-
-    migration = import_module("casefile.events.migrations.0006_rollups_from_events")
 
     class Editor:  # what forward() uses of a schema editor (SQLite's refuses a test's atomic)
         def __init__(self):
@@ -185,11 +208,48 @@ def test_migration_0006_counts_the_events_stored_before_rollups():
                 cursor.execute(sql, params)
 
     ingest(records(70))
+    loose = normalise({"message": "written around ingest", "timestamp": BASE.isoformat()},
+                      default_source="tests", received_at=BASE)
+    store_batch([loose])
     expected = rollups()
-    EventRollup.objects.all().delete()
+    for model in (EventRollup, EventRollupDay, EventRollupTotal, UnplacedFingerprint):
+        model.objects.all().delete()
     EventRollup.objects.create(hour=BASE, fingerprint="stray", severity=3, count=5,
                                first_seen=BASE, last_seen=BASE)
-    migration.forward(None, Editor())
+    rollups_0006 = import_module("casefile.events.migrations.0006_rollups_from_events")
+    rollups_0006.forward(None, Editor())
+    import_module("casefile.events.migrations.0008_rollup_days_and_totals").forward(None, Editor())
     assert rollups() == expected == counted_from_events()
-    migration.backward(None, Editor())
+    assert list(UnplacedFingerprint.objects.values_list("fingerprint", flat=True)) == [
+        loose.fingerprint]
+    rollups_0006.backward(None, Editor())
     assert not EventRollup.objects.exists()
+
+
+def test_fingerprints_counted_without_a_template_are_remembered_until_placed():
+    rows = [normalise(r, default_source="tests", received_at=BASE) for r in records(30)]
+    assert store_batch(rows) == 30  # around ingest: no template placed
+    spans = {u.fingerprint: (u.first_hour, u.last_hour) for u in UnplacedFingerprint.objects.all()}
+    assert set(spans) == {r.fingerprint for r in rows}
+    for fp, (first, last) in spans.items():
+        hours = [r.occurred_at.replace(minute=0, second=0, microsecond=0) for r in rows
+                 if r.fingerprint == fp]
+        assert (first, last) == (min(hours), max(hours))
+    templates_register(rows)
+    assert EventTemplate.objects.count() == len(spans)
+    rollups_rebuild()
+    assert not UnplacedFingerprint.objects.exists()
+    ingest(records(10, first=30))  # placed first, as ingest does: nothing to remember
+    assert not UnplacedFingerprint.objects.exists()
+
+
+def test_drop_forgets_hours_and_keeps_the_rest_of_their_days():
+    ingest(records(60))  # 20:00 to 01:54 the next day
+    before = rollups()
+    dropped = rollups_drop(BASE + timedelta(minutes=30), BASE + timedelta(hours=4, minutes=10))
+    kept = {BASE, BASE + timedelta(hours=4), BASE + timedelta(hours=5)}  # whole hours only
+    after = rollups()  # days and totals still agree with the hours left
+    assert after == {k: v for k, v in before.items() if k[0] in kept}
+    assert dropped == len(before) - len(after)
+    assert rollups_drop(None, BASE + timedelta(days=2)) == len(after)
+    assert not EventRollupDay.objects.exists() and not EventRollupTotal.objects.exists()

@@ -94,6 +94,12 @@ class EventTemplate(models.Model):
 
     class Meta:
         db_table = "event_template"
+        # Analytics by source find a source's fingerprints here, and the senders' own, whose
+        # rollups cannot tell their source (events.selectors).
+        indexes = [models.Index(fields=["service", "component", "event_type"],
+                                name="event_template_source"),
+                   models.Index(fields=["fingerprint"], condition=models.Q(client_fingerprint=True),
+                                name="event_template_client")]
 
     def __str__(self) -> str:
         return self.template[:80]
@@ -131,6 +137,60 @@ class EventRollup(models.Model):
 
     class Meta:
         db_table = "event_rollup"
+        # One fingerprint's (or issue's) hours without reading every fingerprint's.
+        indexes = [models.Index(fields=["fingerprint", "hour"], name="event_rollup_fingerprint")]
 
     def __str__(self) -> str:
         return f"{self.hour} {self.fingerprint} {self.severity}: {self.count}"
+
+
+class EventRollupDay(models.Model):
+    """The hourly rollups summed per UTC day (events.rollups keeps both): a week is six days'
+    rows and the hours at its edges, not 168 hours' rows."""
+
+    pk = models.CompositePrimaryKey("day", "fingerprint", "severity")
+    day = models.DateTimeField()
+    fingerprint = models.CharField(max_length=64)
+    severity = models.SmallIntegerField()
+    count = models.BigIntegerField()
+    first_seen = models.DateTimeField()
+    last_seen = models.DateTimeField()
+
+    class Meta:
+        db_table = "event_rollup_day"
+        indexes = [models.Index(fields=["fingerprint", "day"], name="event_rollup_day_fingerprint")]
+
+    def __str__(self) -> str:
+        return f"{self.day:%Y-%m-%d} {self.fingerprint} {self.severity}: {self.count}"
+
+
+class EventRollupTotal(models.Model):
+    """Events counted per hour and severity alone: the severity chart of the whole stream (or
+    of some severities) reads a few rows per hour."""
+
+    pk = models.CompositePrimaryKey("hour", "severity")
+    hour = models.DateTimeField()
+    severity = models.SmallIntegerField()
+    count = models.BigIntegerField()
+
+    class Meta:
+        db_table = "event_rollup_total"
+
+    def __str__(self) -> str:
+        return f"{self.hour} {self.severity}: {self.count}"
+
+
+class UnplacedFingerprint(models.Model):
+    """A fingerprint counted in the rollups while it had no template row (its events were
+    stored around ingest's placing), and the hours it was counted in. The rollups cannot say
+    such a fingerprint's source, so analytics by source count its events from the events."""
+
+    fingerprint = models.CharField(primary_key=True, max_length=64)
+    first_hour = models.DateTimeField()
+    last_hour = models.DateTimeField()
+
+    class Meta:
+        db_table = "event_rollup_unplaced"
+
+    def __str__(self) -> str:
+        return self.fingerprint

@@ -20,9 +20,10 @@ from casefile.core.errors import ValidationFailed
 from casefile.core.timeutil import isoformat, now
 from casefile.events import parsing, partitions
 from casefile.events.issues import templates_register
-from casefile.events.models import Event, EventRollup
+from casefile.events.models import Event
 from casefile.events.normalise import ALIASES, EventRow, normalise
 from casefile.events.parsing import ParseError, UnusableInput
+from casefile.events.rollups import rollups_drop
 from casefile.events.selectors import EventFilter, events
 from casefile.events.severity import Severity
 from casefile.events.store import store_batch
@@ -222,7 +223,7 @@ def events_purge(*, older_than_days: int | None = None) -> PurgeResult:
             result.deleted += Event.objects.filter(id__in=ids).delete()[0]
     # Only hours wholly before the cutoff: the hour it falls in still counts later events.
     whole_hours = cutoff.replace(minute=0, second=0, microsecond=0)
-    result.rollups_deleted = EventRollup.objects.filter(hour__lt=whole_hours).delete()[0]
+    result.rollups_deleted = rollups_drop(None, whole_hours)  # and their days and totals
     return result
 
 
@@ -242,8 +243,7 @@ def _purge_partitions(cutoff: datetime) -> PurgeResult:
             result.dropped.append(dropped)
         # Also for a month dropped earlier: a no-op then, unless that run stopped in between.
         # Apart from the swap, which holds `event` locked, and as long as a month of hours.
-        result.rollups_deleted += EventRollup.objects.filter(
-            hour__gte=partition.since, hour__lt=partition.until).delete()[0]
+        result.rollups_deleted += rollups_drop(partition.since, partition.until)
     return result
 
 
