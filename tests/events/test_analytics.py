@@ -14,7 +14,14 @@ from casefile.accounts.roles import Role
 from casefile.core.timeutil import now
 from casefile.events import selectors
 from casefile.events.fingerprint import template_of
-from casefile.events.models import Event, EventRollup, EventTemplate, Issue
+from casefile.events.models import (
+    Event,
+    EventRollup,
+    EventRollupDay,
+    EventRollupTotal,
+    EventTemplate,
+    Issue,
+)
 from casefile.events.normalise import normalise
 from casefile.events.selectors import EventFilter
 from casefile.events.severity import Severity
@@ -23,8 +30,9 @@ from tests.events.helpers import ingest
 
 pytestmark = pytest.mark.django_db
 
-BASE = datetime(2026, 11, 24, 8, 0, tzinfo=UTC)
+BASE = datetime(2026, 11, 22, 20, 0, tzinfo=UTC)  # the corpus: 78 hours, over three midnights
 H = timedelta(hours=1)
+SPAN = 78 * H
 NAMES = ["root", "uucp", "ftp", "git", "mysql", "sshd"]
 JOBS = ["backup", "reindex", "vacuum"]
 MESSAGES = [
@@ -37,15 +45,16 @@ MESSAGES = [
 
 @pytest.fixture
 def corpus():
-    """500 events over six hours (some exactly on an hour), two services and components, four
-    levels, three environments; some with the sender's own fingerprint, shared by both
-    services; and a few stored around ingest, so their fingerprint has no template."""
+    """800 events over 78 hours (some exactly on an hour or at midnight), two services and
+    components, four levels, three environments; some with the sender's own fingerprint,
+    shared by both services; and a few stored without their templates (as if around ingest),
+    so the rollups have no source for them."""
     rng = random.Random(14)
     records = []
-    for i in range(500):
-        moment = BASE + timedelta(seconds=rng.randrange(6 * 3600))
-        if i % 50 == 0:
-            moment = BASE + H * (i // 50 % 6)
+    for i in range(800):
+        moment = BASE + timedelta(seconds=rng.randrange(int(SPAN.total_seconds())))
+        if i % 40 == 0:
+            moment = BASE + H * (i // 40 * 4 % 78)
         record = {"event_id": f"e{i}", "timestamp": moment.isoformat(),
                   "level": rng.choice(["error", "warning", "info", "debug"]),
                   "service": rng.choice(["api", "worker"]),
@@ -55,11 +64,10 @@ def corpus():
         if i % 9 == 0:
             record["fingerprint"] = "client-grouped"
         records.append(record)
-    assert ingest(records).accepted == 500
-    # Stored as a bulk load would, without their templates.
+    assert ingest(records).accepted == 800
     received = now()
     loose = [normalise({"event_id": f"loose{i}", "service": "legacy", "level": "error",
-                        "timestamp": (BASE + timedelta(minutes=37 * i + 5)).isoformat(),
+                        "timestamp": (BASE + timedelta(minutes=487 * i + 5)).isoformat(),
                         "message": f"legacy job {JOBS[i % 3]} crashed"},
                        default_source="tests", received_at=received) for i in range(9)]
     assert store_batch(loose) == 9
@@ -82,16 +90,21 @@ def window(since, until, **filters) -> EventFilter:
     return EventFilter(since=since, until=until, **filters)
 
 
-# Windows whose edges fall on the hour, inside hours, on the same hour, across one boundary,
-# inside a single hour, and around everything.
+DAY = timedelta(days=1)
+MIDNIGHT = BASE + 4 * H
+# Windows whose edges fall on the hour, inside hours, at midnight or inside days; holding whole
+# days, only whole hours, part of one hour; and around everything.
 WINDOWS = [
-    (BASE, BASE + 6 * H),
-    (BASE + timedelta(minutes=17), BASE + 4 * H + timedelta(minutes=3, seconds=5)),
+    (BASE, BASE + SPAN),
+    (BASE + timedelta(minutes=17), BASE + 60 * H + timedelta(minutes=3, seconds=5)),
+    (MIDNIGHT, MIDNIGHT + 2 * DAY),
+    (MIDNIGHT + timedelta(microseconds=1), MIDNIGHT + DAY + 5 * H),
+    (MIDNIGHT - timedelta(seconds=1), MIDNIGHT + DAY + timedelta(seconds=1)),
     (BASE + H, BASE + 3 * H + timedelta(microseconds=1)),
     (BASE + timedelta(minutes=59, seconds=59), BASE + H + timedelta(seconds=1)),
     (BASE + 2 * H + timedelta(minutes=5), BASE + 2 * H + timedelta(minutes=55)),
-    (BASE + 2 * H, BASE + 3 * H),
-    (BASE - timedelta(days=1), BASE + timedelta(days=1)),
+    (BASE + 30 * H, BASE + 31 * H),
+    (BASE - DAY, BASE + 5 * DAY),
 ]
 # Filters the rollups answer, with a predicate that says the same of an event.
 ROLLUP_FILTERS = [
@@ -152,29 +165,44 @@ def test_top_issues_histograms_and_breakdowns_equal_counting_events(corpus, filt
 def test_rollup_filters_read_rollups_and_the_others_read_events(corpus):
     """Spoil the rollups: what they answer changes (so it is read from them), what falls back
     does not (so it is not)."""
-    f = window(BASE, BASE + 6 * H)
-    staging = window(BASE, BASE + 6 * H, environment=["staging"])
-    before = selectors.breakdown(f, by="severity"), selectors.breakdown(staging, by="severity")
-    EventRollup.objects.update(count=1000)
-    after = selectors.breakdown(f, by="severity"), selectors.breakdown(staging, by="severity")
+    whole = window(MIDNIGHT, MIDNIGHT + 2 * DAY)
+    asked = [whole, whole.model_copy(update={"service": ["api"]}),
+             whole.model_copy(update={"environment": ["staging"]})]
+    before = [selectors.breakdown(f, by="severity") for f in asked]
+    for model in (EventRollup, EventRollupDay, EventRollupTotal):
+        model.objects.update(count=1000)
+    after = [selectors.breakdown(f, by="severity") for f in asked]
     assert after[0] != before[0] and all(r["count"] % 1000 == 0 for r in after[0])
-    assert after[1] == before[1]
+    # By service: the rollups, but the sender's own fingerprint (it spans services) from events.
+    assert after[1] != before[1] and not all(r["count"] % 1000 == 0 for r in after[1])
+    assert after[2] == before[2]
 
 
 def test_only_the_edges_read_events(corpus):
-    """A window on whole hours reads no event; its severity chart and top issues come from the
-    rollups alone."""
-    f = window(BASE + H, BASE + 5 * H)
+    """A window on whole hours reads no event: its severity chart and its counts by severity
+    and component come from the rollups alone, but for the events of fingerprints whose source
+    the rollups cannot tell (the sender's own, those counted without a template); with
+    part-hours, only those are read."""
+    for f in (window(BASE + H, BASE + 50 * H), window(MIDNIGHT, MIDNIGHT + DAY, service=["api"])):
+        with CaptureQueriesContext(connection) as queries:
+            selectors.severity_histogram(f, bucket="hour")
+            selectors.severity_histogram(f, bucket="day")
+            selectors.breakdown(f, by="severity")
+            selectors.breakdown(f, by="component")
+        for sql in [q["sql"] for q in queries]:
+            assert '"event"' not in sql
+            assert sql.count("FROM event e WHERE") == sql.count("AND e.fingerprint IN (")
+    f = window(BASE + timedelta(minutes=30), BASE + 50 * H + timedelta(minutes=10))
     with CaptureQueriesContext(connection) as queries:
-        selectors.severity_histogram(f, bucket="hour")
-        selectors.breakdown(f, by="severity")
-    assert not [q for q in queries if "FROM event e" in q["sql"] or '"event"' in q["sql"]]
+        selectors.severity_histogram(f, bucket="day")
+    (sql,) = [q["sql"] for q in queries if q["sql"].startswith("SELECT")]
+    assert sql.count("FROM event e WHERE") == 2  # the two part-hours
 
 
 def test_top_issues_group_templates_by_issue(corpus):
     """The names after "Failed password for" vary: one issue per source, its templates counted
     together, titled by their common pattern."""
-    f = window(BASE, BASE + 6 * H, service=["api"], component=["db"])
+    f = window(BASE, BASE + SPAN, service=["api"], component=["db"])
     top = selectors.top_issues(f, limit=100)
     (row,) = [r for r in top if r["title"] == "Failed password for <*> from <*> port <*>"]
     issue = Issue.objects.get(pk=row["issue_id"])
@@ -192,7 +220,7 @@ def f_window(f):
 
 
 def test_fingerprints_without_a_template_are_issues_of_their_own(corpus):
-    f = window(BASE, BASE + 6 * H, service=["legacy"])
+    f = window(BASE, BASE + SPAN, service=["legacy"])
     top = selectors.top_issues(f, limit=100)
     assert len(top) == 3  # a fingerprint per job
     for row in top:
@@ -217,7 +245,7 @@ def test_issues_made_by_hand_group_their_fingerprints(corpus):
 
 
 def test_previous_window_and_trend(corpus):
-    since, until = BASE + 3 * H + timedelta(minutes=20), BASE + 6 * H
+    since, until = BASE + 3 * H + timedelta(minutes=20), BASE + SPAN
     f = window(since, until, severity="error")
     span = until - since
     issues = dict(EventTemplate.objects.values_list("fingerprint", "issue_id"))
@@ -244,7 +272,7 @@ def test_issue_filter_counts_the_issues_templates(corpus):
 
 def test_api_names_top_recurring_issues_at_both_urls(api_as, corpus):
     client = api_as(Role.VIEWER)
-    query = f"since={BASE.isoformat()}&until={(BASE + 6 * H).isoformat()}".replace("+", "%2B")
+    query = f"since={BASE.isoformat()}&until={(BASE + SPAN).isoformat()}".replace("+", "%2B")
     issues = client.call("GET", f"/api/v1/events/analytics/issues?{query}&limit=5").json()
     top = client.call("GET", f"/api/v1/events/analytics/top?{query}&limit=5").json()
     assert issues == top and len(issues["items"]) == 5
@@ -255,16 +283,16 @@ def test_api_names_top_recurring_issues_at_both_urls(api_as, corpus):
 
 def test_explorer_links_each_top_issue_to_its_page(client, staff_factory, corpus):
     client.force_login(staff_factory(Role.VIEWER))
-    since, until = BASE.isoformat()[:16], (BASE + 6 * H).isoformat()[:16]
+    since, until = BASE.isoformat()[:16], (BASE + SPAN).isoformat()[:16]
     page = client.get(f"/events/?since={since}&until={until}")
     assert page.status_code == 200
     body = page.content.decode()
-    top = selectors.top_issues(window(BASE, BASE + 6 * H), limit=8)
+    top = selectors.top_issues(window(BASE, BASE + SPAN), limit=8)
     assert "Top recurring issues" in body
     for row in top:
         if row["issue_id"]:
             assert f'/events/issues/{row["issue_id"]}/"' in body
-    legacy = window(BASE, BASE + 6 * H, service=["legacy"])
+    legacy = window(BASE, BASE + SPAN, service=["legacy"])
     page = client.get(f"/events/?since={since}&until={until}&service=legacy")
     fingerprint = selectors.top_issues(legacy, limit=1)[0]["fingerprint"]
     assert f"?fingerprint={fingerprint}&amp;since=" in page.content.decode()

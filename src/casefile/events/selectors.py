@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Literal, get_args
 
-from django.db import connection
-from django.db.models import Count, Max, Min, Q, QuerySet
+from django.db import connection, transaction
+from django.db.models import Count, Max, Min, QuerySet
 from django.db.models.functions import TruncDay, TruncHour, TruncMinute
 from pydantic import BeforeValidator, WithJsonSchema
 
@@ -16,7 +16,7 @@ from casefile.core.sql import contains_pattern
 from casefile.core.timeutil import now
 from casefile.events.fingerprint import template_of
 from casefile.events.models import Event, EventTemplate, Issue
-from casefile.events.rollups import HOUR, hour_of, hour_sql
+from casefile.events.rollups import ceil_day, ceil_hour, day_of, day_sql, hour_of, hour_sql
 from casefile.events.severity import Severity, parse_severity
 
 FILTER_FIELDS = ("component", "service", "environment", "system_id", "event_type",
@@ -114,15 +114,15 @@ def event_get(event_id: str) -> Event:
 
 
 # --- analytics --------------------------------------------------------------------------------
-# Analytics read the hourly rollups (events.rollups) for the whole hours of a window and the
-# events only for the part-hours at its edges, so they are exact and a week reads 168 hours of
-# rollups, not every event in it. A rollup knows hour, fingerprint and severity; the source
-# (component, service, event type) of a fingerprint is its template's (event_template), since
-# a fingerprint computed at ingest is a function of its source. A fingerprint the sender gave
-# itself can span sources, and one without a template row (stored before templates were
-# registered, or written around ingest) has none on record: where the source matters, those
-# fingerprints' events are counted from the events. Filters the rollups cannot answer at all
-# (environment, system id, source, text) read the events for the whole window.
+# Analytics read the rollups (events.rollups) for the whole days and hours of a window and the
+# events only for the part-hours at its edges, so they are exact and a week reads six days'
+# rows and its edge hours, not every event in it. A rollup knows its time, fingerprint and
+# severity; the source (component, service, event type) of a fingerprint is its template's
+# (event_template), since a fingerprint computed at ingest is a function of its source. A
+# fingerprint the sender gave itself can span sources, and one counted while it had no
+# template (event_rollup_unplaced) has none on record: where the source matters, their events
+# are counted from the events. Filters the rollups cannot answer at all (environment, system
+# id, source, text) read the events for the whole window.
 def _window(f: EventFilter, default: timedelta) -> tuple[datetime, datetime]:
     until = f.until or now()
     since = f.since or (until - default)
@@ -139,11 +139,28 @@ def _from_rollups(f: EventFilter) -> bool:
     return not (f.environment or f.system_id or f.source or f.q)
 
 
-def _whole_hours(since: datetime, until: datetime) -> tuple[datetime, datetime] | None:
-    first, last = hour_of(since), hour_of(until)
-    if first < since:
-        first += HOUR
-    return (first, last) if first < last else None
+def _sources_filtered(f: EventFilter) -> bool:
+    return bool(f.component or f.service or f.event_type)
+
+
+Range = tuple[datetime, datetime]
+
+
+def _segments(since: datetime, until: datetime, *,
+              days: bool) -> tuple[list[Range], list[Range], list[Range]]:
+    """[since, until) as the part-hours at its edges (read from events), its whole hours and,
+    with `days`, its whole days (read from rollups)."""
+    first_hour, last_hour = ceil_hour(since), hour_of(until)
+    if first_hour >= last_hour:
+        return [(since, until)], [], []
+    edges = [(lo, hi) for lo, hi in ((since, first_hour), (last_hour, until)) if lo < hi]
+    if days:
+        first_day, last_day = ceil_day(first_hour), day_of(last_hour)
+        if first_day < last_day:
+            hours = [(lo, hi) for lo, hi in ((first_hour, first_day), (last_day, last_hour))
+                     if lo < hi]
+            return edges, hours, [(first_day, last_day)]
+    return edges, [(first_hour, last_hour)], []
 
 
 def _in(column: str, values: list) -> tuple[str, list]:
@@ -152,13 +169,9 @@ def _in(column: str, values: list) -> tuple[str, list]:
     return f"{column} IN ({', '.join(['%s'] * len(values))})", list(values)
 
 
-# Which issues' counts to keep: (issue ids, fingerprints without a template).
-Keys = tuple[list[str], list[str]]
-
-
-def _fingerprints_of(f: EventFilter) -> list[str] | None:
-    """The fingerprints the filter keeps, None for any."""
-    keep = list(f.fingerprint) if f.fingerprint else None
+def _scope(f: EventFilter) -> list[str] | None:
+    """The fingerprints the filter names (by fingerprint or issue); None for every one."""
+    keep: list[str] | None = list(f.fingerprint) if f.fingerprint else None
     if f.issue:
         of_issue = issue_fingerprints(f.issue)
         keep = of_issue if keep is None else [fp for fp in keep if fp in set(of_issue)]
@@ -166,7 +179,7 @@ def _fingerprints_of(f: EventFilter) -> list[str] | None:
 
 
 def _conditions(f: EventFilter, *, at: str, source_at: str | None,
-                keys: Keys | None = None) -> tuple[str, list]:
+                scope: list[str] | None) -> tuple[str, list]:
     """` AND …` for the filters the rollups answer: severity and fingerprints on `at` (a
     rollup's or an event's alias), the source columns on `source_at` (the event or its
     template; None where they do not apply)."""
@@ -175,9 +188,8 @@ def _conditions(f: EventFilter, *, at: str, source_at: str | None,
     if f.severity is not None:
         out.append(f"{at}.severity <= %s")
         params.append(int(f.severity))
-    fingerprints = _fingerprints_of(f)
-    if fingerprints is not None:
-        sql, values = _in(f"{at}.fingerprint", fingerprints)
+    if scope is not None:
+        sql, values = _in(f"{at}.fingerprint", scope)
         out.append(sql)
         params += values
     if source_at is not None:
@@ -186,96 +198,135 @@ def _conditions(f: EventFilter, *, at: str, source_at: str | None,
                 sql, values = _in(f"{source_at}.{name}", getattr(f, name))
                 out.append(sql)
                 params += values
-    if keys is not None:
-        issues, pseudo = keys
-        of_issues, issue_values = _in("issue_id", issues)
-        of_pseudo, pseudo_values = _in(f"{at}.fingerprint", pseudo)
-        out.append(f"({at}.fingerprint IN (SELECT fingerprint FROM event_template "  # noqa: S608
-                   f"WHERE {of_issues}) OR {of_pseudo})")
-        params += issue_values + pseudo_values
     return "".join(f" AND {c}" for c in out), params
 
 
-def _parts(f: EventFilter, since: datetime, until: datetime, *, hours: bool, sources: bool,
-           keys: Keys | None = None) -> tuple[str, list]:
+_EVENT_TIMES = "min(e.occurred_at) AS first_seen, max(e.occurred_at) AS last_seen"
+_ROLLUP_TIMES = "r.first_seen AS first_seen, r.last_seen AS last_seen"
+
+
+def _parts(f: EventFilter, since: datetime, until: datetime, *, scope: list[str] | None,
+           bucket: str | None = None, fingerprint: bool = False, severity: bool = False,
+           sources: bool = False, times: bool = False) -> tuple[str, list]:
     """SQL for partial counts of the events of [since, until) that `f` keeps, to be summed:
-    rows of (hour, fingerprint, severity, component, service, event_type, n, first_seen,
-    last_seen). `hours`: hour is filled in (else NULL); `sources`: the source columns are
-    (else ''). Whole hours come from the rollups, the edges' part-hours from the events."""
-    sources = sources or bool(f.component or f.service or f.event_type)
+    rows of `n` and the columns asked for, only those (each costs on every row): `bucket`
+    ("hour": the hour, and days are not read; "day": the day or an hour of it), `fingerprint`,
+    `severity`, `sources` (component, service, event_type), `times` (first_seen, last_seen)."""
+    filtered = _sources_filtered(f)
+    # The rollups of a source are its templates' fingerprints (found by the templates' index,
+    # then the rollups' own by fingerprint), not a join of every rollup row with its template.
+    rollup_scope = scope
+    if filtered:
+        placed = _placed(f)
+        rollup_scope = placed if scope is None else [fp for fp in scope if fp in set(placed)]
     adapt = connection.ops.adapt_datetimefield_value
     selects: list[str] = []
     params: list = []
 
+    def columns(alias: str, time: str, source: str) -> list[tuple[str, str]]:
+        """(expression, name) of the columns asked for, but n and the times."""
+        out = [(time, "bucket")] if bucket else []
+        out += [(f"{alias}.fingerprint", "fingerprint")] if fingerprint else []
+        out += [(f"{alias}.severity", "severity")] if severity else []
+        out += [(f"{source}.{c}", c) for c in ("component", "service", "event_type")
+                if sources]
+        return out
+
     def from_events(lo: datetime, hi: datetime, only: list[str] | None = None) -> None:
-        where, values = _conditions(f, at="e", source_at="e", keys=keys)
+        where, values = _conditions(f, at="e", source_at="e", scope=scope)
         if only is not None:
             sql, more = _in("e.fingerprint", only)
             where, values = f"{where} AND {sql}", values + more
-        columns = ["e.fingerprint", "e.severity"]
-        columns += [hour_sql("e.occurred_at")] if hours else []
-        columns += ["e.component", "e.service", "e.event_type"] if sources else []
+        keys = columns("e", hour_sql("e.occurred_at"), "e")
+        selected = [f"{expression} AS {name}" for expression, name in keys] + ["count(*) AS n"]
+        selected += [_EVENT_TIMES] if times else []
         selects.append(
-            f"SELECT {hour_sql('e.occurred_at') if hours else 'NULL'} AS hour, "  # noqa: S608
-            "e.fingerprint AS fingerprint, e.severity AS severity, "
-            f"{'e.component, e.service, e.event_type' if sources else _NO_SOURCE}, "
-            "count(*) AS n, min(e.occurred_at) AS first_seen, max(e.occurred_at) AS last_seen "
-            f"FROM event e WHERE e.occurred_at >= %s AND e.occurred_at < %s{where} "
-            f"GROUP BY {', '.join(columns)}")
+            f"SELECT {', '.join(selected)} FROM event e "  # noqa: S608
+            f"WHERE e.occurred_at >= %s AND e.occurred_at < %s{where}"
+            + (f" GROUP BY {', '.join(expression for expression, _ in keys)}" if keys else ""))
         params.extend([adapt(lo), adapt(hi), *values])
 
-    whole = _whole_hours(since, until)
-    if whole is None:
-        from_events(since, until)
-        return " UNION ALL ".join(selects), params
-    first, last = whole
-    if since < first:
-        from_events(since, first)
-    if last < until:
-        from_events(last, until)
-    hour = "r.hour" if hours else "NULL"
-    where, values = _conditions(f, at="r", source_at="t" if sources else None, keys=keys)
-    if sources:
+    def from_rollups(table: str, column: str, lo: datetime, hi: datetime) -> None:
+        where, values = _conditions(f, at="r", source_at=None, scope=rollup_scope)
+        # A template the sender fingerprinted spans sources; the rest have theirs on record.
+        join = (" JOIN event_template t ON t.fingerprint = r.fingerprint "
+                "AND NOT t.client_fingerprint") if sources else ""
+        selected = [f"{expression} AS {name}"
+                    for expression, name in columns("r", f"r.{column}", "t")] + ["r.count AS n"]
+        selected += [_ROLLUP_TIMES] if times else []
         selects.append(
-            f"SELECT {hour} AS hour, r.fingerprint AS fingerprint, "  # noqa: S608
-            "r.severity AS severity, t.component AS component, t.service AS service, "
-            f"t.event_type AS event_type, {_COUNTED} "
-            "FROM event_rollup r JOIN event_template t "
-            "ON t.fingerprint = r.fingerprint AND NOT t.client_fingerprint "
-            f"WHERE r.hour >= %s AND r.hour < %s{where}")
-        params.extend([adapt(first), adapt(last), *values])
-        irregular = _sourceless(f, first, last, keys)
-        if irregular:
-            from_events(first, last, only=irregular)
-    else:
-        selects.append(
-            f"SELECT {hour} AS hour, r.fingerprint AS fingerprint, "  # noqa: S608
-            f"r.severity AS severity, {_NO_SOURCE}, {_COUNTED} "
-            f"FROM event_rollup r WHERE r.hour >= %s AND r.hour < %s{where}")
-        params.extend([adapt(first), adapt(last), *values])
+            f"SELECT {', '.join(selected)} FROM {table} r{join} "  # noqa: S608
+            f"WHERE r.{column} >= %s AND r.{column} < %s{where}")
+        params.extend([adapt(lo), adapt(hi), *values])
+
+    edges, hours, days = _segments(since, until, days=bucket != "hour")
+    for lo, hi in edges:
+        from_events(lo, hi)
+    for lo, hi in hours:
+        from_rollups("event_rollup", "hour", lo, hi)
+    for lo, hi in days:
+        from_rollups("event_rollup_day", "day", lo, hi)
+    if (sources or filtered) and hours + days:
+        lo, hi = min(r[0] for r in hours + days), max(r[1] for r in hours + days)
+        sourceless = _sourceless(lo, hi, scope)
+        if sourceless:
+            from_events(lo, hi, only=sourceless)
     return " UNION ALL ".join(selects), params
 
 
-_NO_SOURCE = "'' AS component, '' AS service, '' AS event_type"
-_COUNTED = "r.count AS n, r.first_seen AS first_seen, r.last_seen AS last_seen"
+def _placed(f: EventFilter) -> list[str]:
+    """The fingerprints of the source the filter asks for, whose rollups are its own: those
+    computed at ingest (a function of their source) with their template on record."""
+    query = EventTemplate.objects.filter(client_fingerprint=False)
+    for name in ("component", "service", "event_type"):
+        values = getattr(f, name)
+        if values:
+            query = query.filter(**{f"{name}__in": values})
+    return list(query.values_list("fingerprint", flat=True))
 
 
-def _sourceless(f: EventFilter, first: datetime, last: datetime,
-                keys: Keys | None) -> list[str]:
-    """Fingerprints counted in these hours whose source is not on record for certain: the
-    sender's own, or without a template row."""
+def _sourceless(lo: datetime, hi: datetime, scope: list[str] | None) -> list[str]:
+    """Fingerprints whose rollups cannot tell their source: the sender's own, and those
+    counted in [lo, hi) while they had no template."""
     adapt = connection.ops.adapt_datetimefield_value
-    where, values = _conditions(f, at="r", source_at=None, keys=keys)
-    return [fp for (fp,) in _fetch(
-        "SELECT DISTINCT r.fingerprint FROM event_rollup r "  # noqa: S608
-        "LEFT JOIN event_template t "
-        "ON t.fingerprint = r.fingerprint WHERE r.hour >= %s AND r.hour < %s "
-        f"AND (t.fingerprint IS NULL OR t.client_fingerprint){where}",
-        [adapt(first), adapt(last), *values])]
+    found = [fp for (fp,) in _fetch(
+        "SELECT fingerprint FROM event_template WHERE client_fingerprint UNION "
+        "SELECT u.fingerprint FROM event_rollup_unplaced u WHERE u.first_hour < %s "
+        "AND u.last_hour >= %s AND NOT EXISTS (SELECT 1 FROM event_template t "
+        "WHERE t.fingerprint = u.fingerprint)", [adapt(hi), adapt(lo)])]
+    return found if scope is None else [fp for fp in found if fp in set(scope)]
+
+
+def _totals(f: EventFilter, since: datetime, until: datetime) -> tuple[str, list] | None:
+    """SQL for (bucket: the hour, severity, n) from the per-hour totals and the edges' events,
+    when the filter asks only for severities; else None."""
+    if not _from_rollups(f) or _sources_filtered(f) or f.fingerprint or f.issue:
+        return None
+    adapt = connection.ops.adapt_datetimefield_value
+    edges, hours, _ = _segments(since, until, days=False)
+    severity, values = _conditions(f, at="e", source_at=None, scope=None)
+    selects: list[str] = []
+    params: list = []
+    for lo, hi in edges:
+        hour = hour_sql("e.occurred_at")
+        selects.append(f"SELECT {hour} AS bucket, e.severity AS severity, "  # noqa: S608
+                       "count(*) AS n FROM event e WHERE e.occurred_at >= %s "
+                       f"AND e.occurred_at < %s{severity} GROUP BY {hour}, e.severity")
+        params += [adapt(lo), adapt(hi), *values]
+    for lo, hi in hours:
+        selects.append("SELECT r.hour AS bucket, r.severity AS severity, r.count AS n "
+                       "FROM event_rollup_total r WHERE r.hour >= %s AND r.hour < %s"
+                       + severity.replace("e.severity", "r.severity"))
+        params += [adapt(lo), adapt(hi), *values]
+    return " UNION ALL ".join(selects), params
 
 
 def _fetch(sql: str, params: list) -> list[tuple]:
-    with connection.cursor() as cursor:
+    with transaction.atomic(), connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # Rollup reads are tens of thousands of rows: starting parallel workers costs more
+            # than they save, and takes the cores the web workers are using.
+            cursor.execute("SET LOCAL max_parallel_workers_per_gather = 0")
         cursor.execute(sql, params)
         return cursor.fetchall()
 
@@ -290,49 +341,59 @@ def _as_datetime(value: datetime | str) -> datetime:
 def top_issues(f: EventFilter, *, limit: int = 10) -> list[dict]:
     """The most frequent recurring issues in the window (default the last 24 hours), with the
     count of the window before it, a sample (the issue's newest message in the window) and how
-    many templates the issue has. Events whose fingerprint has no template row yet (stored
-    before templates were registered) are not lost: each such fingerprint is an issue of its
-    own here, with no id, titled by its sample's template."""
+    many templates the issue has. Events whose fingerprint has no template row (stored around
+    ingest, which places templates first) are not lost: each such fingerprint is an issue of
+    its own here, with no id, titled by its sample's template."""
     since, until = _window(f, timedelta(days=1))
-    found = _issue_counts(f, since, until, limit=limit)
-    if not found:
+    # Ranked by counts alone over every fingerprint; then first and last seen, and the window
+    # before, for the winners' fingerprints only (through the rollups' fingerprint index).
+    scope = _scope(f)
+    ranked = _issue_counts(f, since, until, scope=scope, limit=limit)
+    if not ranked:
         return []
-    issues = [issue for _, issue, *_ in found if issue]
-    pseudo = [key for key, issue, *_ in found if not issue]
+    issues = [issue for _, issue, *_ in ranked if issue]
+    members: dict[str, list[str]] = {}
+    for issue, fp in EventTemplate.objects.filter(issue_id__in=issues).values_list(
+            "issue_id", "fingerprint"):
+        members.setdefault(issue, []).append(fp)
+    winners = {fp for fps in members.values() for fp in fps}
+    winners |= {key for key, issue, *_ in ranked if not issue}
+    scope = sorted(winners if scope is None else winners & set(scope))
+    timed = {key: row for key, *row in _issue_counts(f, since, until, scope=scope, times=True)}
     previous = {key: count for key, _, count, *_ in
-                _issue_counts(f, since - (until - since), since, keys=(issues, pseudo))}
+                _issue_counts(f, since - (until - since), since, scope=scope)}
     titles = dict(Issue.objects.filter(id__in=issues).values_list("id", "title"))
-    templates = dict(EventTemplate.objects.filter(issue_id__in=issues).values("issue_id")
-                     .annotate(n=Count("*")).values_list("issue_id", "n"))
+    found = [(key, *timed[key]) for key, *_ in ranked]
+    samples = _samples(f.window(since, until), found, members)
     rows = []
     for key, issue, count, first_seen, last_seen in found:
-        last_seen = _as_datetime(last_seen)
-        sample = _sample(f.window(since, until), issue=issue, fingerprint=key,
-                         last_seen=last_seen)
+        sample = samples.get(key, "")
         before = previous.get(key, 0)
         rows.append({"issue_id": issue, "title": titles.get(issue) or template_of(sample),
                      "fingerprint": None if issue else key, "count": count,
-                     "first_seen": _as_datetime(first_seen), "last_seen": last_seen,
-                     "previous_count": before, "trend": _trend(before, count),
-                     "sample": sample, "templates": templates.get(issue, 0) if issue else 1})
+                     "first_seen": _as_datetime(first_seen),
+                     "last_seen": _as_datetime(last_seen), "previous_count": before,
+                     "trend": _trend(before, count), "sample": sample,
+                     "templates": len(members.get(issue, [])) if issue else 1})
     return rows
 
 
-def _issue_counts(f: EventFilter, since: datetime, until: datetime, *, limit: int | None = None,
-                  keys: Keys | None = None) -> list[tuple]:
+def _issue_counts(f: EventFilter, since: datetime, until: datetime, *,
+                  scope: list[str] | None, limit: int | None = None,
+                  times: bool = False) -> list[tuple]:
     """(issue id or the fingerprint of one without a template, issue id or None, count,
-    first_seen, last_seen), most frequent first."""
+    first_seen, last_seen) of the fingerprints in `scope` (None: all), most frequent first;
+    the times are None without `times`."""
     if _from_rollups(f):
-        parts, params = _parts(f, since, until, hours=False, sources=False, keys=keys)
+        parts, params = _parts(f, since, until, scope=scope, fingerprint=True, times=times)
+        timing = ("min(first_seen) AS first_seen, max(last_seen) AS last_seen" if times
+                  else "NULL AS first_seen, NULL AS last_seen")
         per_fingerprint = ("SELECT fingerprint, CAST(sum(n) AS bigint) AS n, "  # noqa: S608
-                           "min(first_seen) AS first_seen, max(last_seen) AS last_seen "
-                           f"FROM ({parts}) p GROUP BY fingerprint")
+                           f"{timing} FROM ({parts}) p GROUP BY fingerprint")
     else:
         query = events(f.window(since, until))
-        if keys is not None:
-            query = query.filter(
-                Q(fingerprint__in=EventTemplate.objects.filter(issue_id__in=keys[0])
-                  .values("fingerprint")) | Q(fingerprint__in=keys[1]))
+        if scope is not None:
+            query = query.filter(fingerprint__in=scope)
         counted = query.order_by().values("fingerprint").annotate(
             n=Count("*"), first_seen=Min("occurred_at"), last_seen=Max("occurred_at"))
         per_fingerprint, raw_params = counted.query.sql_with_params()
@@ -347,19 +408,25 @@ def _issue_counts(f: EventFilter, since: datetime, until: datetime, *, limit: in
     return _fetch(sql, params)
 
 
-def _sample(f: EventFilter, *, issue: str | None, fingerprint: str,
-            last_seen: datetime) -> str:
-    """The issue's newest message in the window: an event at its last_seen (an index look-up
-    per template), else the example its first template was registered with."""
-    query = events(f).filter(occurred_at=last_seen)
-    of_issue = EventTemplate.objects.filter(issue_id=issue).values("fingerprint")
-    query = query.filter(fingerprint__in=of_issue) if issue else query.filter(
-        fingerprint=fingerprint)
-    found = query.order_by("-id").values_list("message", flat=True).first()
-    if found is None and issue:
-        found = (EventTemplate.objects.filter(issue_id=issue).order_by("first_seen")
-                 .values_list("example", flat=True).first())
-    return found or ""
+def _samples(f: EventFilter, found: list[tuple], members: dict[str, list[str]]) -> dict:
+    """Each issue's newest message in the window: its event at its last_seen (one look-up
+    for all, by fingerprint and time), else the example its first template was placed with."""
+    wanted = {key: (set(members.get(issue, [])) if issue else {key}, _as_datetime(last_seen))
+              for key, issue, _, _, last_seen in found}
+    candidates = (events(f).filter(
+        fingerprint__in=sorted({fp for fps, _ in wanted.values() for fp in fps}),
+        occurred_at__in=sorted({at for _, at in wanted.values()}))
+        .order_by("-id").values_list("fingerprint", "occurred_at", "message"))
+    samples: dict[str, str] = {}
+    for fp, at, message in candidates:
+        for key, (fps, last_seen) in wanted.items():
+            if key not in samples and fp in fps and at == last_seen:
+                samples[key] = message
+    missing = [issue for key, issue, *_ in found if issue and key not in samples]
+    for issue, example in (EventTemplate.objects.filter(issue_id__in=missing)
+                           .order_by("-first_seen").values_list("issue_id", "example")):
+        samples[issue] = example  # the earliest placed is written last
+    return samples
 
 
 def _trend(before: int, after: int) -> str:
@@ -377,28 +444,26 @@ BUCKETS: dict[str, tuple] = {"minute": (TruncMinute, timedelta(hours=1)),
 
 
 def severity_histogram(f: EventFilter, *, bucket: str) -> list[dict]:
-    """Counts per severity and time bucket. Hour and day buckets read the rollups (minutes are
-    finer than they are, so minute buckets read the events)."""
+    """Counts per severity and time bucket. Hour and day buckets read the rollups (the
+    per-hour totals when only severities are asked for); minutes are finer than they are, so
+    minute buckets read the events."""
     if bucket not in BUCKETS:
         raise ValidationFailed("bucket must be minute, hour or day")
     trunc, default = BUCKETS[bucket]
     since, until = _window(f, default)
     if bucket == "minute" or not _from_rollups(f):
-        rows = (events(_with(f, since, until)).annotate(bucket=trunc("occurred_at"))
-                .values("bucket", "severity").annotate(count=Count("*"))
-                .order_by("bucket", "severity"))
+        counted = (events(_with(f, since, until)).annotate(bucket=trunc("occurred_at"))
+                   .values("bucket", "severity").annotate(count=Count("*"))
+                   .order_by("bucket", "severity"))
         return [{"bucket": r["bucket"], "severity": Severity(r["severity"]).label,
-                 "count": r["count"]} for r in rows]
-    parts, params = _parts(f, since, until, hours=True, sources=False)
-    counts: dict[tuple[datetime, int], int] = {}
-    for hour, severity, count in _fetch(
-            f"SELECT hour, severity, CAST(sum(n) AS bigint) FROM ({parts}) p "  # noqa: S608
-            "GROUP BY hour, severity", params):
-        moment = _as_datetime(hour)
-        key = (moment.replace(hour=0) if bucket == "day" else moment, severity)
-        counts[key] = counts.get(key, 0) + count
-    return [{"bucket": moment, "severity": Severity(severity).label, "count": count}
-            for (moment, severity), count in sorted(counts.items())]
+                 "count": r["count"]} for r in counted]
+    parts, params = _totals(f, since, until) or _parts(f, since, until, scope=_scope(f),
+                                                       bucket=bucket, severity=True)
+    moment = day_sql("bucket") if bucket == "day" else "bucket"  # days hold hours too
+    rows = _fetch(f"SELECT {moment}, severity, CAST(sum(n) AS bigint) "  # noqa: S608
+                  f"FROM ({parts}) p GROUP BY 1, 2 ORDER BY 1, 2", params)
+    return [{"bucket": _as_datetime(start), "severity": Severity(severity).label,
+             "count": count} for start, severity, count in rows]
 
 
 BreakdownField = Literal["component", "service", "environment", "system_id", "event_type",
@@ -419,7 +484,9 @@ def breakdown(f: EventFilter, *, by: str, limit: int = 20) -> list[dict]:
         rows = list(events(_with(f, since, until)).values(by).annotate(count=Count("*"))
                     .order_by("-count", by)[:limit].values_list(by, "count"))
     else:
-        parts, params = _parts(f, since, until, hours=False, sources=by != "severity")
+        totals = _totals(f, since, until) if by == "severity" else None
+        parts, params = totals or _parts(f, since, until, scope=_scope(f),
+                                         severity=by == "severity", sources=by != "severity")
         rows = _fetch(f"SELECT {by}, CAST(sum(n) AS bigint) FROM ({parts}) p "  # noqa: S608
                       "GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT %s", [*params, limit])
     if by == "severity":

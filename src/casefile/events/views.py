@@ -11,11 +11,13 @@ from django.conf import settings
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, QueryDict, StreamingHttpResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from casefile.accounts.permissions import Perm, has_perm
 from casefile.audit.actor import Actor
+from casefile.audit.registry import REASON_CODES
 from casefile.cases.selectors import case_get
 from casefile.cases.services import case_event_link
 from casefile.core.console import back, change, query_without, reason, screen
@@ -58,6 +60,10 @@ def explorer(request: HttpRequest, actor: Actor) -> HttpResponse:
         "severities": [s.label for s in Severity],
         "ranges": list(RANGES), "filtered": bool(f.as_dict()),
         "may_link": has_perm(actor.roles, Perm.CASES_EDIT),
+        # Every row's "Link to case" has the same reason list: rendered once, not fifty times
+        # (it was most of the page's rendering).
+        "reason_select": render_to_string("console/_reason_code.html",
+                                          {"reason_codes": REASON_CODES}),
         "may_export": has_perm(actor.roles, Perm.EVENTS_EXPORT),
         "may_ingest": has_perm(actor.roles, Perm.EVENTS_INGEST),
     }
