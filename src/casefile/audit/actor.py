@@ -39,7 +39,8 @@ class Actor:
 
     @classmethod
     def staff(cls, user: StaffUser, *, request: HttpRequest | None = None, **context) -> Actor:
-        if user.oidc_subject:  # who the company's IdP says this is, in every entry (TD-490)
+        # Who the company's IdP says this is, in every entry (TD-490's "oidc subject").
+        if getattr(user, "oidc_subject", ""):
             context = {"oidc": {"iss": user.oidc_issuer, "sub": user.oidc_subject}, **context}
         if request is None:
             return cls(user=user, context=context)
