@@ -13,7 +13,10 @@ and the same queries through the API served by gunicorn, p50/p95 over --repeat r
 purge of the oldest whole month (some of its events linked to a case): the partition swap,
 the deletion of its rollup hours, and `events_purge` as the worker runs it.
 
-    python bench/events_scale.py [--events 20000000] [--repeat 30]
+    python bench/events_scale.py [--events 20000000] [--repeat 30] [--reuse]
+
+`--reuse` measures the database an earlier run loaded (migrated to the latest first) instead of
+loading again; the purge at the end has removed one month of it.
 """
 
 import argparse
@@ -41,17 +44,21 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--events", type=int, default=20_000_000)
     parser.add_argument("--repeat", type=int, default=30)
+    parser.add_argument("--reuse", action="store_true",
+                        help="measure the database an earlier run loaded")
     args = parser.parse_args()
-    url = fresh_database("_scale")
-    end = datetime.now(UTC).replace(microsecond=0)
-    start = end - timedelta(days=DAYS)
-
-    timings = _load(args.events, start, end)
-    print(f"events at scale on PostgreSQL: {args.events:,} events over {DAYS} days in "
+    if args.reuse:
+        url, end = _loaded_database("_scale")
+    else:
+        url = fresh_database("_scale")
+        end = datetime.now(UTC).replace(microsecond=0)
+        timings = _load(args.events, end - timedelta(days=DAYS), end)
+    print(f"events at scale on PostgreSQL: {_count('event'):,} events over {DAYS} days in "
           f"{_partition_count()} monthly partitions, {_count('event_rollup'):,} hourly rollups, "
           f"{_count('event_template'):,} templates in {_count('event_issue'):,} issues")
-    print("  loaded in " + ", ".join(f"{name} {seconds:.0f} s" for name, seconds in timings)
-          + f" (total {sum(s for _, s in timings):.0f} s)")
+    if not args.reuse:
+        print("  loaded in " + ", ".join(f"{name} {seconds:.0f} s" for name, seconds in timings)
+              + f" (total {sum(s for _, s in timings):.0f} s)")
     print(f"  on disk: {_size()}")
 
     analyst, token = _analyst()
@@ -78,6 +85,7 @@ def _load(count: int, start: datetime, end: datetime) -> list[tuple[str, float]]
     from django.db import connection
 
     from casefile.events.partitions import partitions_ensure
+    from casefile.events.rollups import rollups_derive
 
     timings = []
     t0 = time.perf_counter()
@@ -112,6 +120,7 @@ def _load(count: int, start: datetime, end: datetime) -> list[tuple[str, float]]
                        "ON c.oid = i.inhrelid WHERE i.inhparent = 'event'::regclass")
         for (partition,) in cursor.fetchall():
             cursor.execute(_ROLLUPS.format(partition=partition))
+    rollups_derive()  # the days and totals from the hours
     timings.append(("rollups", time.perf_counter() - t0))
 
     t0 = time.perf_counter()
@@ -119,6 +128,28 @@ def _load(count: int, start: datetime, end: datetime) -> list[tuple[str, float]]
         cursor.execute("VACUUM ANALYZE")
     timings.append(("vacuum analyze", time.perf_counter() - t0))
     return timings
+
+
+def _loaded_database(name_suffix: str) -> tuple[str, datetime]:
+    """An earlier run's database, migrated to the latest, and the end of its events."""
+    from _setup import DEFAULT_URL, ROOT
+
+    url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL) + name_suffix
+    os.environ["DATABASE_URL"] = url
+    os.environ.setdefault("CASEFILE_VAR_DIR", str(ROOT / "var" / "bench"))
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "casefile.settings")
+    sys.path.insert(0, str(ROOT / "src"))
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+    from django.db import connection
+
+    call_command("migrate", verbosity=0)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT max(occurred_at) FROM event")
+        last = cursor.fetchone()[0]
+    return url, (last + timedelta(seconds=1)).replace(microsecond=0)
 
 
 def _pool(start: datetime) -> int:
@@ -228,7 +259,8 @@ def _size() -> str:
             "SELECT sum(pg_table_size(inhrelid)), sum(pg_indexes_size(inhrelid)) "
             "FROM pg_inherits WHERE inhparent = 'event'::regclass")
         table, indexes = cursor.fetchone()
-        cursor.execute("SELECT pg_total_relation_size('event_rollup')")
+        cursor.execute("SELECT sum(pg_total_relation_size(oid)) FROM pg_class "
+                       "WHERE relname LIKE 'event_rollup%%' AND relkind = 'r'")
         rollups = cursor.fetchone()[0]
     gib = 1024 ** 3
     return (f"events {table / gib:.1f} GiB + indexes {indexes / gib:.1f} GiB, "
@@ -242,7 +274,7 @@ def _analyst():
     from casefile.audit.actor import Actor
 
     system = Actor.system("bench")
-    user = services.staff_user_create(actor=system, email="scale@bench.local",
+    user = services.staff_user_create(actor=system, email=f"scale{time.time_ns()}@bench.local",
                                       roles=[Role.ANALYST])
     return user, services.api_token_create(actor=system, owner=user, name="bench")[1]
 
@@ -319,21 +351,25 @@ def _http_latency(port: int, path: str, token: str | None, repeat: int) -> tuple
 
 
 def _purge(end: datetime, analyst) -> None:
-    """Link some events of the oldest whole month to a case, then drop that month as
-    events_purge does (timing the swap and the rollup hours apart), then run events_purge."""
+    """Link some events of the oldest whole month still held to a case, then drop that month
+    as events_purge does (timing the swap and the rollup hours apart), then run events_purge
+    for the months before it."""
     from django.db import connection
 
     from casefile.audit.actor import Actor
     from casefile.cases import services as cases
     from casefile.events import partitions
-    from casefile.events.models import EventRollup
+    from casefile.events.rollups import rollups_drop
     from casefile.events.services import events_purge
 
-    oldest = min(partitions.partitions_before(end), key=lambda p: p.month)
-    month = partitions.Partition(partitions.month_of(partitions.month_add(oldest.since, 1)))
+    rows = 0
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT count(*) FROM {month.name}")
-        rows = cursor.fetchone()[0]
+        for month in partitions.partitions_before(end):
+            if month.since >= end - timedelta(days=DAYS):
+                cursor.execute(f"SELECT count(*) FROM {month.name}")
+                rows = cursor.fetchone()[0]
+                if rows > LINKED:
+                    break
     case = cases.case_create(actor=Actor.staff(analyst), kind="incident",
                              title="outage, last quarter",
                              reason_code="INVESTIGATION")
@@ -346,11 +382,13 @@ def _purge(end: datetime, analyst) -> None:
     dropped = partitions.partition_drop_keeping_linked(month)
     swap = time.perf_counter() - t0
     t0 = time.perf_counter()
-    rollups = EventRollup.objects.filter(hour__gte=month.since, hour__lt=month.until).delete()[0]
+    rollups = rollups_drop(month.since, month.until)
     rollup_time = time.perf_counter() - t0
-    print(f"  purge of {month.name} ({rows:,} events, {dropped.kept if dropped else 0} linked "
-          f"to a case and kept): partition swap {swap:.3f} s (aim under {PURGE_AIM_S:.0f} s), "
-          f"its {rollups:,} rollup rows {rollup_time:.2f} s")
+    assert dropped is not None
+    print(f"  purge of {month.name} ({rows:,} events, {dropped.kept} linked to a case and kept): "
+          f"event locked for the swap {dropped.locked_ms / 1000:.3f} s "
+          f"(aim under {PURGE_AIM_S:.0f} s); swap and drop of the old partition {swap:.2f} s; "
+          f"its {rollups:,} hourly rollups (and days, totals) {rollup_time:.2f} s")
 
     days = (end - month.until).days
     t0 = time.perf_counter()
