@@ -31,7 +31,7 @@ bench: install
 
 # The console's screenshots in docs/, retaken by its browser tests (needs /usr/bin/chromium).
 screenshots: install
-	CASEFILE_SCREENSHOT_DIR=docs/screenshots $(BIN)/python -m pytest -q tests/console/test_browser.py tests/documents/test_signing_browser.py tests/accounts/test_oidc_browser.py
+	CASEFILE_SCREENSHOT_DIR=docs/screenshots $(BIN)/python -m pytest -q tests/console/test_browser.py tests/documents/test_signing_browser.py tests/accounts/test_oidc_browser.py tests/events/test_issues_browser.py
 
 lint: install
 	$(BIN)/ruff check src tests bench

@@ -92,9 +92,9 @@ def test_a_manual_split_survives_new_events(db):
                              reason_code="OPERATIONS")
     entry = AuditEntry.objects.get(action="ISSUE_SPLIT")
     assert entry.resource == f"issue:{issue.id}"
-    assert entry.details["after"]["templates"] == sorted(
-        set(entry.details["before"]["templates"]) - {root})
-    assert entry.metadata["new_issue"] == new.id
+    assert entry.details["before"]["templates"] == len(NAMES)
+    assert entry.details["after"]["templates"] == len(NAMES) - 1
+    assert entry.metadata["new_issue"] == new.id and entry.metadata["moved"] == [root]
     assert new.title == "Failed password for root from <*> port <*>" and new.locked
     # More events, old and new templates alike: the split stays.
     ingest(records(names=[*NAMES, "admin", "oracle"], start=20))

@@ -153,9 +153,9 @@ def issue_split(*, actor: Actor, issue: Issue, fingerprints: list[str],
         Issue.objects.filter(pk=issue.pk).update(locked=True, title=kept_title)
         ledger.record(actor=actor, action="ISSUE_SPLIT", resource=f"issue:{issue.id}",
                       reason_code=reason_code,
-                      before={"title": issue.title, "templates": sorted(held)},
-                      after={"title": kept_title, "templates": sorted(held - set(moved))},
-                      metadata={"new_issue": new.id, "moved": moved})
+                      before={"title": issue.title, "templates": len(held)},
+                      after={"title": kept_title, "templates": len(held) - len(moved)},
+                      metadata={"new_issue": new.id, "new_title": title, "moved": moved})
     return new
 
 
