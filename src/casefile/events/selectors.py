@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Literal, get_args
 
 from django.db import connection, transaction
-from django.db.models import Count, Max, Min, QuerySet
+from django.db.models import Count, Max, Min, Q, QuerySet
 from django.db.models.functions import TruncDay, TruncHour, TruncMinute
 from pydantic import BeforeValidator, WithJsonSchema
 
@@ -81,8 +81,10 @@ def events(f: EventFilter) -> QuerySet[Event]:
         if values:
             query = query.filter(**({name: values[0]} if len(values) == 1
                                     else {f"{name}__in": values}))
-    if f.issue:
-        query = query.filter(fingerprint__in=issue_fingerprints(f.issue))
+    if f.issue:  # a subquery: an issue can have thousands of templates
+        live = Issue.objects.filter(pk=f.issue).values_list("merged_into_id", flat=True).first()
+        query = query.filter(fingerprint__in=EventTemplate.objects.filter(
+            issue_id=live or f.issue).values("fingerprint"))
     if f.severity is not None:
         query = query.filter(severity__lte=int(f.severity))
     if f.since:
@@ -166,59 +168,92 @@ def _segments(since: datetime, until: datetime, *,
 def _in(column: str, values: list) -> tuple[str, list]:
     if not values:
         return "1 = 0", []
+    if connection.vendor == "postgresql":
+        return f"{column} = ANY(%s)", [list(values)]
     return f"{column} IN ({', '.join(['%s'] * len(values))})", list(values)
 
 
-def _scope(f: EventFilter) -> list[str] | None:
-    """The fingerprints the filter names (by fingerprint or issue); None for every one."""
-    keep: list[str] | None = list(f.fingerprint) if f.fingerprint else None
+# Issues to count, with fingerprints that have no template (for the top issues' follow-ups).
+Keys = tuple[list[str], list[str]]
+
+# The templates of an issue, or of the one it was merged into (merges keep a single hop).
+_OF_ISSUE = ("SELECT fingerprint FROM event_template WHERE issue_id = coalesce("
+             "(SELECT merged_into_id FROM event_issue WHERE id = %s), %s)")
+
+
+def _scope(f: EventFilter, column: str, *, keys: Keys | None = None,
+           placed: bool = False) -> tuple[str, list]:
+    """` AND …` on a fingerprint column for the fingerprints to count: those the filter names
+    (by fingerprint or issue), those of `keys`, and with `placed` those of the source the
+    filter asks for whose rollups are their own (see _parts). Issues and sources stay in the
+    query as subqueries: an issue can have thousands of fingerprints."""
+    out: list[str] = []
+    params: list = []
+    if f.fingerprint:
+        sql, values = _in(column, list(f.fingerprint))
+        out.append(sql)
+        params += values
     if f.issue:
-        of_issue = issue_fingerprints(f.issue)
-        keep = of_issue if keep is None else [fp for fp in keep if fp in set(of_issue)]
-    return keep
+        out.append(f"{column} IN ({_OF_ISSUE})")
+        params += [f.issue, f.issue]
+    if keys is not None:
+        issues, pseudo = keys
+        of_issues, issue_values = _in("issue_id", issues)
+        of_pseudo, pseudo_values = _in(column, pseudo)
+        member = f"{column} IN (SELECT fingerprint FROM event_template WHERE {of_issues})"  # noqa: S608
+        out.append(f"({member} OR {of_pseudo})" if issues and pseudo else
+                   member if issues else of_pseudo)
+        params += (issue_values if issues else []) + (pseudo_values if pseudo else [])
+    if placed:
+        # A fingerprint computed at ingest is a function of its source; one the sender gave
+        # is not, so its rollups are not the source's.
+        conditions, values = ["NOT client_fingerprint"], []
+        for name in ("component", "service", "event_type"):
+            if getattr(f, name):
+                sql, more = _in(name, getattr(f, name))
+                conditions.append(sql)
+                values += more
+        out.append(f"{column} IN (SELECT fingerprint FROM event_template "  # noqa: S608
+                   f"WHERE {' AND '.join(conditions)})")
+        params += values
+    return "".join(f" AND {c}" for c in out), params
 
 
-def _conditions(f: EventFilter, *, at: str, source_at: str | None,
-                scope: list[str] | None) -> tuple[str, list]:
-    """` AND …` for the filters the rollups answer: severity and fingerprints on `at` (a
-    rollup's or an event's alias), the source columns on `source_at` (the event or its
-    template; None where they do not apply)."""
+def _conditions(f: EventFilter, *, at: str, source_at: str | None, keys: Keys | None = None,
+                placed: bool = False) -> tuple[str, list]:
+    """` AND …` for the filters the rollups answer: severity and the fingerprints to count on
+    `at` (a rollup's or an event's alias), the source columns on `source_at` (the event's;
+    None where they do not apply)."""
     out: list[str] = []
     params: list = []
     if f.severity is not None:
         out.append(f"{at}.severity <= %s")
         params.append(int(f.severity))
-    if scope is not None:
-        sql, values = _in(f"{at}.fingerprint", scope)
-        out.append(sql)
-        params += values
     if source_at is not None:
         for name in ("component", "service", "event_type"):
             if getattr(f, name):
                 sql, values = _in(f"{source_at}.{name}", getattr(f, name))
                 out.append(sql)
                 params += values
-    return "".join(f" AND {c}" for c in out), params
+    scope, values = _scope(f, f"{at}.fingerprint", keys=keys, placed=placed)
+    return "".join(f" AND {c}" for c in out) + scope, params + values
 
 
 _EVENT_TIMES = "min(e.occurred_at) AS first_seen, max(e.occurred_at) AS last_seen"
 _ROLLUP_TIMES = "r.first_seen AS first_seen, r.last_seen AS last_seen"
 
 
-def _parts(f: EventFilter, since: datetime, until: datetime, *, scope: list[str] | None,
+def _parts(f: EventFilter, since: datetime, until: datetime, *, keys: Keys | None = None,
            bucket: str | None = None, fingerprint: bool = False, severity: bool = False,
            sources: bool = False, times: bool = False) -> tuple[str, list]:
-    """SQL for partial counts of the events of [since, until) that `f` keeps, to be summed:
-    rows of `n` and the columns asked for, only those (each costs on every row): `bucket`
-    ("hour": the hour, and days are not read; "day": the day or an hour of it), `fingerprint`,
-    `severity`, `sources` (component, service, event_type), `times` (first_seen, last_seen)."""
+    """SQL for partial counts of the events of [since, until) that `f` (and `keys`) keep, to
+    be summed: rows of `n` and the columns asked for, only those (each costs on every row):
+    `bucket` ("hour": the hour, and days are not read; "day": the day or an hour of it),
+    `fingerprint`, `severity`, `sources` (component, service, event_type), `times`
+    (first_seen, last_seen)."""
+    # The rollups of a source are its templates' fingerprints (the templates' index, then the
+    # rollups' own by fingerprint), not a join of every rollup row with its template.
     filtered = _sources_filtered(f)
-    # The rollups of a source are its templates' fingerprints (found by the templates' index,
-    # then the rollups' own by fingerprint), not a join of every rollup row with its template.
-    rollup_scope = scope
-    if filtered:
-        placed = _placed(f)
-        rollup_scope = placed if scope is None else [fp for fp in scope if fp in set(placed)]
     adapt = connection.ops.adapt_datetimefield_value
     selects: list[str] = []
     params: list = []
@@ -233,27 +268,28 @@ def _parts(f: EventFilter, since: datetime, until: datetime, *, scope: list[str]
         return out
 
     def from_events(lo: datetime, hi: datetime, only: list[str] | None = None) -> None:
-        where, values = _conditions(f, at="e", source_at="e", scope=scope)
+        where, values = _conditions(f, at="e", source_at="e", keys=keys)
         if only is not None:
             sql, more = _in("e.fingerprint", only)
             where, values = f"{where} AND {sql}", values + more
-        keys = columns("e", hour_sql("e.occurred_at"), "e")
-        selected = [f"{expression} AS {name}" for expression, name in keys] + ["count(*) AS n"]
-        selected += [_EVENT_TIMES] if times else []
+        groups = columns("e", hour_sql("e.occurred_at"), "e")
+        selected = [f"{expression} AS {name}" for expression, name in groups]
+        selected += ["count(*) AS n"] + ([_EVENT_TIMES] if times else [])
         selects.append(
             f"SELECT {', '.join(selected)} FROM event e "  # noqa: S608
             f"WHERE e.occurred_at >= %s AND e.occurred_at < %s{where}"
-            + (f" GROUP BY {', '.join(expression for expression, _ in keys)}" if keys else ""))
+            + (f" GROUP BY {', '.join(expression for expression, _ in groups)}"
+               if groups else ""))
         params.extend([adapt(lo), adapt(hi), *values])
 
     def from_rollups(table: str, column: str, lo: datetime, hi: datetime) -> None:
-        where, values = _conditions(f, at="r", source_at=None, scope=rollup_scope)
+        where, values = _conditions(f, at="r", source_at=None, keys=keys, placed=filtered)
         # A template the sender fingerprinted spans sources; the rest have theirs on record.
         join = (" JOIN event_template t ON t.fingerprint = r.fingerprint "
                 "AND NOT t.client_fingerprint") if sources else ""
         selected = [f"{expression} AS {name}"
-                    for expression, name in columns("r", f"r.{column}", "t")] + ["r.count AS n"]
-        selected += [_ROLLUP_TIMES] if times else []
+                    for expression, name in columns("r", f"r.{column}", "t")]
+        selected += ["r.count AS n"] + ([_ROLLUP_TIMES] if times else [])
         selects.append(
             f"SELECT {', '.join(selected)} FROM {table} r{join} "  # noqa: S608
             f"WHERE r.{column} >= %s AND r.{column} < %s{where}")
@@ -268,33 +304,23 @@ def _parts(f: EventFilter, since: datetime, until: datetime, *, scope: list[str]
         from_rollups("event_rollup_day", "day", lo, hi)
     if (sources or filtered) and hours + days:
         lo, hi = min(r[0] for r in hours + days), max(r[1] for r in hours + days)
-        sourceless = _sourceless(lo, hi, scope)
+        sourceless = _sourceless(f, lo, hi, keys)
         if sourceless:
             from_events(lo, hi, only=sourceless)
     return " UNION ALL ".join(selects), params
 
 
-def _placed(f: EventFilter) -> list[str]:
-    """The fingerprints of the source the filter asks for, whose rollups are its own: those
-    computed at ingest (a function of their source) with their template on record."""
-    query = EventTemplate.objects.filter(client_fingerprint=False)
-    for name in ("component", "service", "event_type"):
-        values = getattr(f, name)
-        if values:
-            query = query.filter(**{f"{name}__in": values})
-    return list(query.values_list("fingerprint", flat=True))
-
-
-def _sourceless(lo: datetime, hi: datetime, scope: list[str] | None) -> list[str]:
-    """Fingerprints whose rollups cannot tell their source: the sender's own, and those
-    counted in [lo, hi) while they had no template."""
+def _sourceless(f: EventFilter, lo: datetime, hi: datetime, keys: Keys | None) -> list[str]:
+    """Fingerprints to count whose rollups cannot tell their source: the sender's own, and
+    those counted in [lo, hi) while they had no template."""
     adapt = connection.ops.adapt_datetimefield_value
-    found = [fp for (fp,) in _fetch(
-        "SELECT fingerprint FROM event_template WHERE client_fingerprint UNION "
-        "SELECT u.fingerprint FROM event_rollup_unplaced u WHERE u.first_hour < %s "
-        "AND u.last_hour >= %s AND NOT EXISTS (SELECT 1 FROM event_template t "
-        "WHERE t.fingerprint = u.fingerprint)", [adapt(hi), adapt(lo)])]
-    return found if scope is None else [fp for fp in found if fp in set(scope)]
+    scope, values = _scope(f, "s.fingerprint", keys=keys)
+    return [fp for (fp,) in _fetch(
+        "SELECT s.fingerprint FROM (SELECT fingerprint FROM event_template "  # noqa: S608
+        "WHERE client_fingerprint UNION SELECT u.fingerprint FROM event_rollup_unplaced u "
+        "WHERE u.first_hour < %s AND u.last_hour >= %s AND NOT EXISTS (SELECT 1 FROM "
+        f"event_template t WHERE t.fingerprint = u.fingerprint)) s WHERE 1 = 1{scope}",
+        [adapt(hi), adapt(lo), *values])]
 
 
 def _totals(f: EventFilter, since: datetime, until: datetime) -> tuple[str, list] | None:
@@ -304,7 +330,7 @@ def _totals(f: EventFilter, since: datetime, until: datetime) -> tuple[str, list
         return None
     adapt = connection.ops.adapt_datetimefield_value
     edges, hours, _ = _segments(since, until, days=False)
-    severity, values = _conditions(f, at="e", source_at=None, scope=None)
+    severity, values = _conditions(f, at="e", source_at=None)
     selects: list[str] = []
     params: list = []
     for lo, hi in edges:
@@ -347,24 +373,19 @@ def top_issues(f: EventFilter, *, limit: int = 10) -> list[dict]:
     since, until = _window(f, timedelta(days=1))
     # Ranked by counts alone over every fingerprint; then first and last seen, and the window
     # before, for the winners' fingerprints only (through the rollups' fingerprint index).
-    scope = _scope(f)
-    ranked = _issue_counts(f, since, until, scope=scope, limit=limit)
+    ranked = _issue_counts(f, since, until, limit=limit)
     if not ranked:
         return []
     issues = [issue for _, issue, *_ in ranked if issue]
-    members: dict[str, list[str]] = {}
-    for issue, fp in EventTemplate.objects.filter(issue_id__in=issues).values_list(
-            "issue_id", "fingerprint"):
-        members.setdefault(issue, []).append(fp)
-    winners = {fp for fps in members.values() for fp in fps}
-    winners |= {key for key, issue, *_ in ranked if not issue}
-    scope = sorted(winners if scope is None else winners & set(scope))
-    timed = {key: row for key, *row in _issue_counts(f, since, until, scope=scope, times=True)}
+    keys = (issues, [key for key, issue, *_ in ranked if not issue])
+    timed = {key: row for key, *row in _issue_counts(f, since, until, keys=keys, times=True)}
     previous = {key: count for key, _, count, *_ in
-                _issue_counts(f, since - (until - since), since, scope=scope)}
+                _issue_counts(f, since - (until - since), since, keys=keys)}
     titles = dict(Issue.objects.filter(id__in=issues).values_list("id", "title"))
+    templates = dict(EventTemplate.objects.filter(issue_id__in=issues).values("issue_id")
+                     .annotate(n=Count("*")).values_list("issue_id", "n"))
     found = [(key, *timed[key]) for key, *_ in ranked]
-    samples = _samples(f.window(since, until), found, members)
+    samples = _samples(f.window(since, until), found)
     rows = []
     for key, issue, count, first_seen, last_seen in found:
         sample = samples.get(key, "")
@@ -374,26 +395,28 @@ def top_issues(f: EventFilter, *, limit: int = 10) -> list[dict]:
                      "first_seen": _as_datetime(first_seen),
                      "last_seen": _as_datetime(last_seen), "previous_count": before,
                      "trend": _trend(before, count), "sample": sample,
-                     "templates": len(members.get(issue, [])) if issue else 1})
+                     "templates": templates.get(issue, 0) if issue else 1})
     return rows
 
 
 def _issue_counts(f: EventFilter, since: datetime, until: datetime, *,
-                  scope: list[str] | None, limit: int | None = None,
+                  keys: Keys | None = None, limit: int | None = None,
                   times: bool = False) -> list[tuple]:
     """(issue id or the fingerprint of one without a template, issue id or None, count,
-    first_seen, last_seen) of the fingerprints in `scope` (None: all), most frequent first;
-    the times are None without `times`."""
+    first_seen, last_seen), most frequent first, of every issue or those of `keys`; the times
+    are None without `times`."""
     if _from_rollups(f):
-        parts, params = _parts(f, since, until, scope=scope, fingerprint=True, times=times)
+        parts, params = _parts(f, since, until, keys=keys, fingerprint=True, times=times)
         timing = ("min(first_seen) AS first_seen, max(last_seen) AS last_seen" if times
                   else "NULL AS first_seen, NULL AS last_seen")
         per_fingerprint = ("SELECT fingerprint, CAST(sum(n) AS bigint) AS n, "  # noqa: S608
                            f"{timing} FROM ({parts}) p GROUP BY fingerprint")
     else:
         query = events(f.window(since, until))
-        if scope is not None:
-            query = query.filter(fingerprint__in=scope)
+        if keys is not None:
+            issues, pseudo = keys
+            query = query.filter(Q(fingerprint__in=EventTemplate.objects.filter(
+                issue_id__in=issues).values("fingerprint")) | Q(fingerprint__in=pseudo))
         counted = query.order_by().values("fingerprint").annotate(
             n=Count("*"), first_seen=Min("occurred_at"), last_seen=Max("occurred_at"))
         per_fingerprint, raw_params = counted.query.sql_with_params()
@@ -408,20 +431,20 @@ def _issue_counts(f: EventFilter, since: datetime, until: datetime, *,
     return _fetch(sql, params)
 
 
-def _samples(f: EventFilter, found: list[tuple], members: dict[str, list[str]]) -> dict:
-    """Each issue's newest message in the window: its event at its last_seen (one look-up
-    for all, by fingerprint and time), else the example its first template was placed with."""
-    wanted = {key: (set(members.get(issue, [])) if issue else {key}, _as_datetime(last_seen))
-              for key, issue, _, _, last_seen in found}
-    candidates = (events(f).filter(
-        fingerprint__in=sorted({fp for fps, _ in wanted.values() for fp in fps}),
-        occurred_at__in=sorted({at for _, at in wanted.values()}))
-        .order_by("-id").values_list("fingerprint", "occurred_at", "message"))
+def _samples(f: EventFilter, found: list[tuple]) -> dict[str, str]:
+    """Each issue's newest message in the window: its event at its last_seen (the events at
+    those instants are few, found at once), else the example its first template was placed
+    with."""
+    instants = {key: _as_datetime(last_seen) for key, _, _, _, last_seen in found}
+    candidates = list(events(f).filter(occurred_at__in=sorted(set(instants.values())))
+                      .order_by("-id").values_list("fingerprint", "occurred_at", "message"))
+    issue_of = dict(EventTemplate.objects.filter(
+        fingerprint__in={fp for fp, _, _ in candidates}).values_list("fingerprint", "issue_id"))
     samples: dict[str, str] = {}
     for fp, at, message in candidates:
-        for key, (fps, last_seen) in wanted.items():
-            if key not in samples and fp in fps and at == last_seen:
-                samples[key] = message
+        key = issue_of.get(fp, fp)
+        if key not in samples and instants.get(key) == at:
+            samples[key] = message
     missing = [issue for key, issue, *_ in found if issue and key not in samples]
     for issue, example in (EventTemplate.objects.filter(issue_id__in=missing)
                            .order_by("-first_seen").values_list("issue_id", "example")):
@@ -457,8 +480,8 @@ def severity_histogram(f: EventFilter, *, bucket: str) -> list[dict]:
                    .order_by("bucket", "severity"))
         return [{"bucket": r["bucket"], "severity": Severity(r["severity"]).label,
                  "count": r["count"]} for r in counted]
-    parts, params = _totals(f, since, until) or _parts(f, since, until, scope=_scope(f),
-                                                       bucket=bucket, severity=True)
+    parts, params = _totals(f, since, until) or _parts(f, since, until, bucket=bucket,
+                                                       severity=True)
     moment = day_sql("bucket") if bucket == "day" else "bucket"  # days hold hours too
     rows = _fetch(f"SELECT {moment}, severity, CAST(sum(n) AS bigint) "  # noqa: S608
                   f"FROM ({parts}) p GROUP BY 1, 2 ORDER BY 1, 2", params)
@@ -485,8 +508,8 @@ def breakdown(f: EventFilter, *, by: str, limit: int = 20) -> list[dict]:
                     .order_by("-count", by)[:limit].values_list(by, "count"))
     else:
         totals = _totals(f, since, until) if by == "severity" else None
-        parts, params = totals or _parts(f, since, until, scope=_scope(f),
-                                         severity=by == "severity", sources=by != "severity")
+        parts, params = totals or _parts(f, since, until, severity=by == "severity",
+                                         sources=by != "severity")
         rows = _fetch(f"SELECT {by}, CAST(sum(n) AS bigint) FROM ({parts}) p "  # noqa: S608
                       "GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT %s", [*params, limit])
     if by == "severity":
