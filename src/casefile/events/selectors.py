@@ -371,20 +371,17 @@ def top_issues(f: EventFilter, *, limit: int = 10) -> list[dict]:
     ingest, which places templates first) are not lost: each such fingerprint is an issue of
     its own here, with no id, titled by its sample's template."""
     since, until = _window(f, timedelta(days=1))
-    # Ranked by counts alone over every fingerprint; then first and last seen, and the window
-    # before, for the winners' fingerprints only (through the rollups' fingerprint index).
-    ranked = _issue_counts(f, since, until, limit=limit)
-    if not ranked:
+    found = _issue_counts(f, since, until, limit=limit, times=True)
+    if not found:
         return []
-    issues = [issue for _, issue, *_ in ranked if issue]
-    keys = (issues, [key for key, issue, *_ in ranked if not issue])
-    timed = {key: row for key, *row in _issue_counts(f, since, until, keys=keys, times=True)}
+    issues = [issue for _, issue, *_ in found if issue]
+    # The window before for the winners' fingerprints only.
+    keys = (issues, [key for key, issue, *_ in found if not issue])
     previous = {key: count for key, _, count, *_ in
                 _issue_counts(f, since - (until - since), since, keys=keys)}
     titles = dict(Issue.objects.filter(id__in=issues).values_list("id", "title"))
     templates = dict(EventTemplate.objects.filter(issue_id__in=issues).values("issue_id")
                      .annotate(n=Count("*")).values_list("issue_id", "n"))
-    found = [(key, *timed[key]) for key, *_ in ranked]
     samples = _samples(f.window(since, until), found)
     rows = []
     for key, issue, count, first_seen, last_seen in found:
