@@ -81,10 +81,10 @@ def events(f: EventFilter) -> QuerySet[Event]:
         if values:
             query = query.filter(**({name: values[0]} if len(values) == 1
                                     else {f"{name}__in": values}))
-    if f.issue:  # a subquery: an issue can have thousands of templates
-        live = Issue.objects.filter(pk=f.issue).values_list("merged_into_id", flat=True).first()
-        query = query.filter(fingerprint__in=EventTemplate.objects.filter(
-            issue_id=live or f.issue).values("fingerprint"))
+    if f.issue:
+        # The fingerprints themselves, not a subquery: knowing them, the planner reads the newest
+        # events of a frequent issue backwards by time (2 ms) rather than all of them (100 ms).
+        query = query.filter(fingerprint__in=issue_fingerprints(f.issue))
     if f.severity is not None:
         query = query.filter(severity__lte=int(f.severity))
     if f.since:
