@@ -20,15 +20,15 @@ from datetime import UTC, date, datetime
 from django.db import OperationalError, connection, transaction
 from django.db.backends.utils import CursorWrapper
 
-# Creating, replacing (retention) and dropping partitions take this transaction-level lock, so
-# two ingesters meeting a new month create it once and the other one then finds it.
+# Creating and replacing (retention) partitions take this transaction-level lock, so two
+# ingesters meeting a new month create it once and the other one then finds it.
 LOCK = 0x6576_7074  # "evpt"
 NAME = re.compile(r"^event_y(\d{4})m(\d{2})$")
 PURGED = "event_purged_"  # + y2026m09: a month's old partition, detached by retention
 
-# Months whose partition this process saw committed. Retention replaces a month's partition
-# in the same transaction as it drops it, so a month never stops having one; a batch whose
-# months are all here costs no query.
+# Months whose partition this process saw committed. Retention attaches a month's new
+# partition in the transaction that detaches the old one, so a month never stops having one;
+# a batch whose months are all here costs no query.
 _known: set[date] = set()
 
 
