@@ -8,7 +8,9 @@ moves template rows (a handful) however many events they hold.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
 from django.db import connection, transaction
 
@@ -21,7 +23,6 @@ from casefile.events import grouping
 from casefile.events.fingerprint import fingerprint
 from casefile.events.grouping import Slot, Source
 from casefile.events.models import EventTemplate, Issue, TemplateSlot
-from casefile.events.normalise import EventRow
 
 # Serialises placing new templates (PostgreSQL; SQLite has one writer anyway): the grouping is
 # a function of the set of templates only if each placement sees every one placed before it.
@@ -77,17 +78,52 @@ def _merge(into: str, others: list[str]) -> None:
     # Issues merged into these earlier point at the survivor too: one hop to the live issue.
     Issue.objects.filter(merged_into_id__in=others).update(merged_into_id=into)
     Issue.objects.filter(id__in=others).update(merged_into_id=into)
-    title = Issue.objects.get(pk=into).title
-    for other in Issue.objects.filter(id__in=others).order_by("id").values_list("title",
-                                                                                flat=True):
-        title = grouping.pattern(title, other)
+    title = _title([Issue.objects.get(pk=into).title, *Issue.objects.filter(
+        id__in=others).order_by("id").values_list("title", flat=True)])
     Issue.objects.filter(pk=into).update(title=title)
 
 
-def templates_register(rows: Iterable[EventRow]) -> int:
+class Seen(Protocol):
+    """What placing a template needs of an event: ingest's EventRow, or a stored event."""
+
+    @property
+    def fingerprint(self) -> str: ...
+    @property
+    def occurred_at(self) -> datetime: ...
+    @property
+    def message(self) -> str: ...
+    @property
+    def component(self) -> str: ...
+    @property
+    def service(self) -> str: ...
+    @property
+    def event_type(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    """A stored event's part that `templates_register` reads (migration 0007)."""
+
+    fingerprint: str
+    occurred_at: datetime
+    message: str
+    component: str
+    service: str
+    event_type: str
+
+
+def _title(templates: list[str]) -> str:
+    """The common pattern of templates (their first, where lengths differ)."""
+    title = templates[0]
+    for template in templates[1:]:
+        title = grouping.pattern(title, template)
+    return title
+
+
+def templates_register(rows: Iterable[Seen]) -> int:
     """Place the fingerprints of a batch not seen before; returns how many were new. Ingest
     calls it before storing the batch, so every stored event's template has its issue."""
-    first: dict[str, EventRow] = {}
+    first: dict[str, Seen] = {}
     for row in rows:
         earliest = first.get(row.fingerprint)
         if earliest is None or row.occurred_at < earliest.occurred_at:
@@ -117,7 +153,7 @@ def templates_register(rows: Iterable[EventRow]) -> int:
     return len(new)
 
 
-def _unknown(first: dict[str, EventRow]) -> list[str]:
+def _unknown(first: dict[str, Seen]) -> list[str]:
     known = set(EventTemplate.objects.filter(fingerprint__in=list(first))
                 .values_list("fingerprint", flat=True))
     return [fp for fp in first if fp not in known]
@@ -138,18 +174,14 @@ def issue_split(*, actor: Actor, issue: Issue, fingerprints: list[str],
                                    details={"fingerprints": strangers})
         if not moved or len(moved) == len(held):
             raise ValidationFailed("choose some of the issue's templates, not none or all")
-        templates = list(EventTemplate.objects.filter(fingerprint__in=moved).order_by("template"))
-        title = templates[0].template
-        for template in templates[1:]:
-            title = grouping.pattern(title, template.template)
+        title = _title(list(EventTemplate.objects.filter(fingerprint__in=moved)
+                            .order_by("template").values_list("template", flat=True)))
         new = Issue.objects.create(component=issue.component, service=issue.service,
                                    event_type=issue.event_type, title=title, created_at=now(),
                                    locked=True)
         EventTemplate.objects.filter(fingerprint__in=moved).update(issue=new)
-        remaining = list(issue.templates.order_by("template").values_list("template", flat=True))
-        kept_title = remaining[0]
-        for template in remaining[1:]:
-            kept_title = grouping.pattern(kept_title, template)
+        kept_title = _title(list(issue.templates.order_by("template")
+                                 .values_list("template", flat=True)))
         Issue.objects.filter(pk=issue.pk).update(locked=True, title=kept_title)
         ledger.record(actor=actor, action="ISSUE_SPLIT", resource=f"issue:{issue.id}",
                       reason_code=reason_code,

@@ -6,13 +6,11 @@ distinct fingerprints (the `event_fingerprint` index), then one indexed read per
 for its example. Backwards: the issues and templates go, as before 0007.
 """
 
-from types import SimpleNamespace
-
 from django.db import migrations
 
 
 def forward(apps, schema_editor):
-    from casefile.events.issues import templates_register
+    from casefile.events.issues import StoredEvent, templates_register
 
     Event = apps.get_model("events", "Event")
     fingerprints = (Event.objects.order_by("fingerprint").values_list("fingerprint", flat=True)
@@ -22,7 +20,7 @@ def forward(apps, schema_editor):
         first = (Event.objects.filter(fingerprint=fingerprint).order_by("occurred_at")
                  .values("occurred_at", "message", "component", "service", "event_type")
                  .first())
-        batch.append(SimpleNamespace(fingerprint=fingerprint, **first))
+        batch.append(StoredEvent(fingerprint=fingerprint, **first))
         if len(batch) >= 500:
             templates_register(batch)
             batch = []

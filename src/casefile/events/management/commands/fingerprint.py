@@ -29,8 +29,8 @@ class Command(CasefileCommand):
 
     def _issues(self, lines) -> None:
         grouping = Grouping()
-        templates = {}
-        order = []
+        templates: dict[str, str] = {}
+        order: list[str] = []
         for line in lines:
             key = grouping.add(line)
             templates.setdefault(key, fingerprint(message=line)[1])
