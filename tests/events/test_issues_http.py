@@ -150,3 +150,17 @@ def test_event_and_case_pages_name_the_issue(client, sshd):
                           reason_code="INVESTIGATION")
     case_page = client.get(f"/cases/{case.id}/").content.decode()
     assert f'href="/events/issues/{failed.id}/"' in case_page
+
+
+@pytest.mark.parametrize("path", ["/api/v1/events", "/api/v1/events/analytics/issues",
+                                  "/api/v1/events/analytics/top",
+                                  "/api/v1/events/analytics/severity",
+                                  "/api/v1/events/analytics/breakdown"])
+@pytest.mark.parametrize("extra", ["", "&q=disk", "&environment=prod"])
+def test_an_issue_that_matches_nothing_answers_empty(api_as, sshd, path, extra):
+    """An unknown issue id (or one whose templates moved) selects no event: an empty answer,
+    whichever way the query is answered (rollups, or events for the filters rollups lack)."""
+    answer = api_as(Role.VIEWER).call(
+        "GET", f"{path}?issue=iss_0&since=2000-01-01T00:00:00Z&severity=warning{extra}")
+    assert answer.status_code == 200, answer.content
+    assert answer.json()["items"] == []

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Literal, get_args
 
+from django.core.exceptions import EmptyResultSet
 from django.db import connection, transaction
 from django.db.models import Count, Max, Min, Q, QuerySet
 from django.db.models.functions import TruncDay, TruncHour, TruncMinute
@@ -416,7 +417,10 @@ def _issue_counts(f: EventFilter, since: datetime, until: datetime, *,
                 issue_id__in=issues).values("fingerprint")) | Q(fingerprint__in=pseudo))
         counted = query.order_by().values("fingerprint").annotate(
             n=Count("*"), first_seen=Min("occurred_at"), last_seen=Max("occurred_at"))
-        per_fingerprint, raw_params = counted.query.sql_with_params()
+        try:
+            per_fingerprint, raw_params = counted.query.sql_with_params()
+        except EmptyResultSet:  # a filter that can match nothing (an issue with no templates)
+            return []
         params = list(raw_params)
     sql = ("SELECT coalesce(t.issue_id, a.fingerprint), t.issue_id, "  # noqa: S608
            "CAST(sum(a.n) AS bigint), min(a.first_seen), max(a.last_seen) "
