@@ -348,12 +348,16 @@ def _totals(f: EventFilter, since: datetime, until: datetime) -> tuple[str, list
     return " UNION ALL ".join(selects), params
 
 
-def _fetch(sql: str, params: list) -> list[tuple]:
+def _fetch(sql: str, params: list, *, hash_joins: bool = False) -> list[tuple]:
     with transaction.atomic(), connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             # Rollup reads are tens of thousands of rows: starting parallel workers costs more
             # than they save, and takes the cores the web workers are using.
             cursor.execute("SET LOCAL max_parallel_workers_per_gather = 0")
+            if hash_joins:
+                # The planner cannot count the groups of a union (it assumes 200) and would
+                # look each of tens of thousands of fingerprints' template up by index.
+                cursor.execute("SET LOCAL enable_nestloop = off")
         cursor.execute(sql, params)
         return cursor.fetchall()
 
@@ -429,7 +433,10 @@ def _issue_counts(f: EventFilter, since: datetime, until: datetime, *,
     if limit is not None:
         sql += " LIMIT %s"
         params.append(limit)
-    return _fetch(sql, params)
+    # Every fingerprint's rows: joined to their templates by hash. (Not with an issue, a source
+    # or `keys`: their subqueries are best read by index, fingerprint by fingerprint.)
+    every = _from_rollups(f) and keys is None and not f.issue and not _sources_filtered(f)
+    return _fetch(sql, params, hash_joins=every)
 
 
 def _samples(f: EventFilter, found: list[tuple]) -> dict[str, str]:
